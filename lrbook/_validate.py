@@ -1,0 +1,87 @@
+"""Argument checks shared by every layer.
+
+Each check raises :class:`ValueError` (or :class:`TypeError` for a wrong type)
+with a message that names the parameter, the value received and the allowed
+range, e.g. ``"g must be >= 0 and finite; got -0.5"``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def real(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+         lo_open: bool = False, hi_open: bool = False) -> float:
+    """Check that ``value`` is a finite real number in the given interval."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+    v = float(value)
+    lo_s = "" if lo is None else (f"{'>' if lo_open else '>='} {lo}")
+    hi_s = "" if hi is None else (f"{'<' if hi_open else '<='} {hi}")
+    rng = " and ".join(s for s in (lo_s, hi_s) if s)
+    want = f"{rng} and finite" if rng else "finite"
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be {want}; got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {want}; got {value!r}")
+    if hi is not None and (v > hi or (hi_open and v == hi)):
+        raise ValueError(f"{name} must be {want}; got {value!r}")
+    return v
+
+
+def integer(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
+    """Check that ``value`` is an integer in ``[lo, hi]``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        if hi is None:
+            rng = f">= {lo}"
+        elif lo is None:
+            rng = f"<= {hi}"
+        else:
+            rng = f"in {lo}..{hi}"
+        raise ValueError(f"{name} must be an integer {rng}; got {v}")
+    return v
+
+
+def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+    return value
+
+
+def multiple_of_dt(name: str, value: float, dt: float, tol: float = 1e-6) -> int:
+    """Return ``value / dt`` as an integer number of steps, or raise."""
+    steps = value / dt
+    if abs(steps - round(steps)) > tol * max(1.0, abs(steps)):
+        raise ValueError(f"{name} must be a multiple of dt={dt}; got {value}")
+    return int(round(steps))
+
+
+def real_sequence(name: str, values: Any, *, lo: float | None = None, hi: float | None = None,
+                  lo_open: bool = False, nonempty: bool = True) -> list[float]:
+    """Check a non-empty sequence of finite reals in an interval."""
+    if _is_real(values):
+        values = [values]
+    if isinstance(values, np.ndarray):
+        values = values.ravel().tolist()
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise TypeError(f"{name} must be a number or a sequence of numbers; got {values!r}")
+    if nonempty and len(values) == 0:
+        raise ValueError(f"{name} must be non-empty; got {values!r}")
+    return [real(f"{name}[{i}]", v, lo=lo, hi=hi, lo_open=lo_open) for i, v in enumerate(values)]

@@ -1,0 +1,62 @@
+"""Run-time settings read from the environment, in one place.
+
+The book runs every chapter at one of three scales, chosen by the environment
+variable ``LRBOOK_SCALE``:
+
+``ci``
+    seconds to a minute per chapter; used by the test-suite (nbval).
+``book``
+    minutes on a laptop CPU; the rendered book. Results show the paper's claims.
+``paper``
+    the paper's full sizes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+SCALES = ("ci", "book", "paper")
+DEFAULT_SCALE = "book"
+
+T = TypeVar("T")
+
+
+def get_scale() -> str:
+    """Return the active scale, validated (``LRBOOK_SCALE``, default ``book``).
+
+    Raises
+    ------
+    ValueError
+        if ``LRBOOK_SCALE`` is set to anything but ``ci``, ``book`` or ``paper``.
+    """
+    value = os.environ.get("LRBOOK_SCALE", DEFAULT_SCALE).strip().lower() or DEFAULT_SCALE
+    if value not in SCALES:
+        raise ValueError(
+            f"LRBOOK_SCALE must be one of {', '.join(SCALES)}; got {value!r}"
+        )
+    return value
+
+
+def by_scale(ci: T, book: T, paper: T, scale: str | None = None) -> T:
+    """Pick the value for the active scale.
+
+    Examples
+    --------
+    >>> n_epochs = by_scale(ci=50, book=1000, paper=1000)
+    """
+    s = get_scale() if scale is None else scale
+    if s not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {s!r}")
+    return {"ci": ci, "book": book, "paper": paper}[s]
+
+
+def cache_dir() -> str:
+    """Folder of the on-disk result cache.
+
+    ``LRBOOK_CACHE`` if set, else ``~/.cache/lrbook``.
+    """
+    path = os.environ.get("LRBOOK_CACHE")
+    if not path:
+        path = os.path.join(os.path.expanduser("~"), ".cache", "lrbook")
+    return path

@@ -1,0 +1,317 @@
+r"""The rate RNN of the paper, as an ensemble of K independent networks.
+
+.. math::
+
+    x_{t+1} = (1 - \Delta t)\, x_t + \Delta t\, \big(W \phi(x_t) + W_{in}^\top u_t\big)
+              + \sqrt{\Delta t}\,\sigma\,\xi_t, \qquad z_t = W_{out}^\top \phi(x_{t+1})
+
+Initialisation (Schuessler et al. 2020, section 2): :math:`W_0 = g\,\chi` with
+:math:`\chi_{ij} \sim \mathcal N(0, 1/N)`; input vectors ``m`` (rows of ``W_in``)
+and output vectors ``w`` are Gaussian, normalised to norm exactly
+:math:`\sqrt N`; ``W_out = w / N``.
+
+Explained in the chapter :doc:`/book/01_tasks`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import _validate as V
+from . import engine
+
+PARAMS = ("W_in", "W", "W_out")
+
+
+def _seed_sequence(seed: int, stream: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(seed), int(stream)])
+
+
+#: Random streams derived from one network seed (independent by construction).
+STREAM_INIT, STREAM_DATA, STREAM_NOISE, STREAM_EVAL, STREAM_SHUFFLE = range(5)
+
+
+def rng_for(seed: int, stream: int) -> np.random.Generator:
+    """The numpy Generator of ``stream`` for a network ``seed``.
+
+    Streams: 0 init, 1 training data, 2 state noise, 3 evaluation data, 4 shuffles.
+    """
+    return np.random.default_rng(_seed_sequence(seed, stream))
+
+
+def init_weights(N: int, n_in: int, n_out: int, g: float, seed: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Paper initialisation of one network (float64 numpy).
+
+    Returns
+    -------
+    W_in : ndarray, shape (n_in, N)
+        rows are the input vectors ``m``, :math:`|m| = \sqrt N`.
+    W0 : ndarray, shape (N, N)
+        :math:`g \chi`, :math:`\chi_{ij} \sim \mathcal N(0, 1/N)`.
+    W_out : ndarray, shape (N, n_out)
+        columns ``w / N`` with :math:`|w| = \sqrt N`.
+    """
+    rng = rng_for(seed, STREAM_INIT)
+    chi = rng.standard_normal((N, N)) / np.sqrt(N)
+    m = rng.standard_normal((n_in, N))
+    m *= np.sqrt(N) / np.linalg.norm(m, axis=1, keepdims=True)
+    w = rng.standard_normal((N, n_out))
+    w *= np.sqrt(N) / np.linalg.norm(w, axis=0, keepdims=True)
+    return m, g * chi, w / N
+
+
+@dataclass
+class RNN:
+    """An ensemble of K independent rate RNNs in stacked tensors.
+
+    Use :meth:`RNN.create` to initialise; K = 1 is the single-network case.
+
+    Attributes
+    ----------
+    W : Tensor, shape (K, N, N)
+        recurrent weights (``W[k, i, j]``: from neuron j to neuron i).
+    W_in : Tensor, shape (K, n_in, N)
+        input weights; row ``i`` is the input vector ``m_i``.
+    W_out : Tensor, shape (K, N, n_out)
+        readout; column ``k`` is ``w_k / N``.
+    g : ndarray, shape (K,)
+        initial connectivity strength of each network.
+    seeds : ndarray, shape (K,)
+        seed of each network (initialisation, data and noise streams).
+    dt : float
+        Euler step.
+    phi : {"tanh", "linear"}
+    sigma : float
+        state-noise strength (0 in the paper's experiments).
+    trained : tuple of str
+        which of ``"W_in", "W", "W_out"`` training updates.
+    """
+
+    W: torch.Tensor
+    W_in: torch.Tensor
+    W_out: torch.Tensor
+    g: np.ndarray
+    seeds: np.ndarray
+    dt: float = 0.5
+    phi: str = "tanh"
+    sigma: float = 0.0
+    trained: tuple[str, ...] = PARAMS
+    x0_mode: str = "zero"
+    _noise_gens: list = field(default_factory=list, repr=False)
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def create(cls, N: int, n_in: int, n_out: int, g: float | Sequence[float] = 0.0,
+               seeds: int | Sequence[int] = 0, *, dt: float = 0.5, phi: str = "tanh",
+               sigma: float = 0.0, trained: Sequence[str] = PARAMS, x0_mode: str = "zero",
+               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> "RNN":
+        """Initialise an ensemble with the paper's initialisation.
+
+        ``g`` and ``seeds`` broadcast against each other: ``g=[0, 0.9], seeds=[0, 1, 2]``
+        is an error, ``g=[0, 0.9], seeds=0`` gives two networks that share the
+        random matrix chi (seed 0) at two strengths.
+
+        Parameters
+        ----------
+        N : int
+            neurons, >= 1.
+        n_in, n_out : int
+            input and output dimensions, >= 1.
+        g : float or sequence of float
+            >= 0 and finite.
+        seeds : int or sequence of int
+            >= 0.
+        dt : float
+            in (0, 1].
+        phi : {"tanh", "linear"}
+        sigma : float
+            >= 0.
+        trained : sequence of {"W_in", "W", "W_out"}
+        x0_mode : {"zero", "input"}
+            initial state 0 or the first input vector ``m``.
+        """
+        N = V.integer("N", N, lo=1)
+        n_in = V.integer("n_in", n_in, lo=1)
+        n_out = V.integer("n_out", n_out, lo=1)
+        gs = V.real_sequence("g", g, lo=0.0)
+        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+            seeds = [int(seeds)]
+        if not isinstance(seeds, (Sequence, np.ndarray)) or len(seeds) == 0:
+            raise TypeError(f"seeds must be an integer or a non-empty sequence of integers; got {seeds!r}")
+        sd = [V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds)]
+        if len(gs) != len(sd):
+            if len(gs) == 1:
+                gs = gs * len(sd)
+            elif len(sd) == 1:
+                sd = sd * len(gs)
+            else:
+                raise ValueError(f"g and seeds must have the same length (or one of them length 1); "
+                                 f"got {len(gs)} and {len(sd)}")
+        V.real("dt", dt, lo=0.0, hi=1.0, lo_open=True)
+        V.choice("phi", phi, engine.PHIS)
+        V.real("sigma", sigma, lo=0.0)
+        V.choice("x0_mode", x0_mode, ("zero", "input"))
+        trained = tuple(trained)
+        for p in trained:
+            V.choice("trained", p, PARAMS)
+        if not trained:
+            raise ValueError("trained must name at least one of W_in, W, W_out; got ()")
+        mats = [init_weights(N, n_in, n_out, gi, si) for gi, si in zip(gs, sd)]
+        as_t = lambda i: torch.as_tensor(np.stack([m[i] for m in mats]), dtype=dtype).to(device)  # noqa: E731
+        return cls(W=as_t(1), W_in=as_t(0), W_out=as_t(2), g=np.asarray(gs, dtype=float),
+                   seeds=np.asarray(sd, dtype=np.int64), dt=float(dt), phi=phi,
+                   sigma=float(sigma), trained=tuple(p for p in PARAMS if p in trained),
+                   x0_mode=x0_mode)
+
+    # -- shape helpers ----------------------------------------------------------------
+    @property
+    def K(self) -> int:
+        """Number of networks."""
+        return self.W.shape[0]
+
+    @property
+    def N(self) -> int:
+        """Neurons per network."""
+        return self.W.shape[-1]
+
+    @property
+    def n_in(self) -> int:
+        return self.W_in.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.W_out.shape[2]
+
+    @property
+    def device(self) -> torch.device:
+        return self.W.device
+
+    def params(self) -> dict[str, torch.Tensor]:
+        """``{"W_in": ..., "W": ..., "W_out": ...}``."""
+        return {"W_in": self.W_in, "W": self.W, "W_out": self.W_out}
+
+    def clone(self) -> "RNN":
+        """A deep copy of the weights (same metadata)."""
+        return RNN(W=self.W.clone(), W_in=self.W_in.clone(), W_out=self.W_out.clone(),
+                   g=self.g.copy(), seeds=self.seeds.copy(), dt=self.dt, phi=self.phi,
+                   sigma=self.sigma, trained=self.trained, x0_mode=self.x0_mode)
+
+    def subset(self, index: Sequence[int] | slice) -> "RNN":
+        """The networks ``index`` as a new ensemble (copies)."""
+        idx = np.arange(self.K)[index]
+        ti = torch.as_tensor(idx, device=self.device)
+        return RNN(W=self.W[ti].clone(), W_in=self.W_in[ti].clone(), W_out=self.W_out[ti].clone(),
+                   g=self.g[idx].copy(), seeds=self.seeds[idx].copy(), dt=self.dt, phi=self.phi,
+                   sigma=self.sigma, trained=self.trained, x0_mode=self.x0_mode)
+
+    def with_weights(self, W: torch.Tensor | None = None, W_in: torch.Tensor | None = None,
+                     W_out: torch.Tensor | None = None) -> "RNN":
+        """A copy with some weights replaced (e.g. a truncated ``W``)."""
+        new = self.clone()
+        for name, val in (("W", W), ("W_in", W_in), ("W_out", W_out)):
+            if val is not None:
+                ref = getattr(self, name)
+                val = torch.as_tensor(val, dtype=ref.dtype, device=ref.device)
+                if val.shape != ref.shape:
+                    raise ValueError(f"{name} must have shape {tuple(ref.shape)}; got {tuple(val.shape)}")
+                setattr(new, name, val.clone())
+        return new
+
+    # -- running ----------------------------------------------------------------------
+    def _inputs(self, u) -> torch.Tensor:
+        u = torch.as_tensor(u, dtype=self.W.dtype, device=self.device)
+        if u.dim() == 3:                           # (B, T, n_in): same trials for all K
+            u = u.unsqueeze(0).expand(self.K, *u.shape)
+        if u.dim() != 4 or u.shape[0] != self.K or u.shape[-1] != self.n_in:
+            raise ValueError(f"u must have shape (B, T, {self.n_in}) or ({self.K}, B, T, {self.n_in}); "
+                             f"got {tuple(u.shape)}")
+        return u.transpose(1, 2).contiguous()       # time-major (K, T, B, n_in)
+
+    def x0(self, B: int) -> torch.Tensor | None:
+        """Initial state, (K, 1, N) or None for zeros."""
+        if self.x0_mode == "input":
+            return self.W_in[:, :1, :].detach()
+        return None
+
+    def noise(self, T: int, B: int, generators: Sequence[torch.Generator] | None = None
+              ) -> torch.Tensor | None:
+        """State noise ``sqrt(dt) sigma xi``, (K, T, B, N), or None when sigma = 0."""
+        if self.sigma == 0.0:
+            return None
+        if generators is None:
+            generators = [torch.Generator().manual_seed(int(rng_for(s, STREAM_NOISE).integers(2**62)))
+                          for s in self.seeds]
+        xi = torch.stack([torch.randn(T, B, self.N, generator=gen) for gen in generators])
+        return xi.to(self.device, self.W.dtype).mul_(np.sqrt(self.dt) * self.sigma)
+
+    def forward(self, u, noise_generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
+        """Outputs for inputs ``u``, differentiable in the weights.
+
+        Parameters
+        ----------
+        u : array or Tensor, shape (B, T, n_in) or (K, B, T, n_in)
+
+        Returns
+        -------
+        z : Tensor, shape (K, B, T, n_out)
+        """
+        ut = self._inputs(u)
+        K, T, B, _ = ut.shape
+        z = engine.EulerRNN.apply(self.W, self.W_in, self.W_out, ut, self.dt, self.phi,
+                                  self.x0(B), self.noise(T, B, noise_generators))
+        return z.transpose(1, 2)
+
+    __call__ = forward
+
+    @torch.no_grad()
+    def simulate(self, u) -> "Trajectory":
+        """Run without gradients and return states and outputs.
+
+        Returns
+        -------
+        Trajectory
+            ``r`` (K, B, T+1, N) rates from t = 0, ``z`` (K, B, T, n_out).
+        """
+        ut = self._inputs(u)
+        K, T, B, _ = ut.shape
+        z, ws = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
+                               x0=self.x0(B), noise=self.noise(T, B))
+        return Trajectory(r=ws.rates().transpose(1, 2).clone(), z=z.transpose(1, 2).clone())
+
+    @torch.no_grad()
+    def loss(self, u, target, mask) -> torch.Tensor:
+        """Masked MSE of each network, shape (K,) (see :func:`lrbook.engine.masked_mse`)."""
+        ut = self._inputs(u)
+        K, T, B, _ = ut.shape
+        z, _ = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
+                              x0=self.x0(B), noise=self.noise(T, B))
+        tt = self._targets(target)
+        mt = self._targets(mask)
+        return engine.masked_mse(z, tt, mt)[0]
+
+    def _targets(self, y) -> torch.Tensor:
+        y = torch.as_tensor(y, dtype=self.W.dtype, device=self.device)
+        if y.dim() == 3:
+            y = y.unsqueeze(0).expand(self.K, *y.shape)
+        return y.transpose(1, 2).contiguous()
+
+
+@dataclass
+class Trajectory:
+    """States and outputs of a simulation.
+
+    Attributes
+    ----------
+    r : Tensor, shape (K, B, T+1, N)
+        rates ``phi(x_t)``, t = 0..T.
+    z : Tensor, shape (K, B, T, n_out)
+        outputs.
+    """
+
+    r: torch.Tensor
+    z: torch.Tensor

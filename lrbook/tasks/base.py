@@ -1,0 +1,121 @@
+"""The task interface shared by every task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from .. import _validate as V
+
+
+class Batch(NamedTuple):
+    """One batch of trials, batch-first float32 arrays.
+
+    Attributes
+    ----------
+    u : ndarray, shape (B, T, n_in)
+        input.
+    target : ndarray, shape (B, T, n_out)
+        desired output ``z``.
+    mask : ndarray, shape (B, T, n_out)
+        1 where the loss counts, 0 elsewhere.
+    """
+
+    u: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class Task:
+    """Base class: a task is a small frozen dataclass of its parameters.
+
+    Subclasses set ``n_in``, ``n_out``, ``name``, implement :meth:`_generate`,
+    and describe their phases in :attr:`timing` (units of tau). All durations are
+    in units of tau; ``dt`` is the Euler step.
+    """
+
+    name: ClassVar[str] = "task"
+    n_in: ClassVar[int] = 1
+    n_out: ClassVar[int] = 1
+    #: ``"zero"``: trials start from x = 0; ``"input"``: from x = m (the input vector).
+    x0: ClassVar[str] = "zero"
+    #: Which weights the paper trains for this task.
+    default_trained: ClassVar[tuple[str, ...]] = ("W_in", "W", "W_out")
+    #: True when every trial is identical (no randomness).
+    deterministic: ClassVar[bool] = False
+
+    dt: float = 0.5
+
+    def __post_init__(self) -> None:
+        V.real("dt", self.dt, lo=0.0, hi=1.0, lo_open=True)
+        self._validate()
+
+    # -- to be provided by subclasses -------------------------------------------------
+    def _validate(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _generate(self, B: int, rng: np.random.Generator) -> Batch:  # pragma: no cover
+        raise NotImplementedError
+
+    #: Trial duration in units of tau (a field or a property of each subclass).
+    t_max: ClassVar[float]
+
+    @property
+    def timing(self) -> dict[str, float | tuple[float, float]]:  # pragma: no cover
+        """Phase durations in units of tau (a pair ``(lo, hi)`` for random ones)."""
+        raise NotImplementedError
+
+    # -- public ----------------------------------------------------------------------
+    @property
+    def n_steps(self) -> int:
+        """Number of Euler steps ``T = t_max / dt``."""
+        return int(round(self.t_max / self.dt))
+
+    def steps(self, duration: float) -> int:
+        """Number of Euler steps in ``duration`` (units of tau)."""
+        return int(round(duration / self.dt))
+
+    @property
+    def time(self) -> np.ndarray:
+        """Time of each step, shape (T,), in units of tau: ``(t + 1) * dt``."""
+        return (np.arange(self.n_steps) + 1) * self.dt
+
+    def batch(self, batch_size: int, rng: np.random.Generator | int | None = None) -> Batch:
+        """Draw ``batch_size`` trials.
+
+        Parameters
+        ----------
+        batch_size : int
+            B >= 1.
+        rng : numpy.random.Generator or int
+            source of every random draw (an int is used as a seed). Required for
+            random tasks; deterministic tasks ignore it.
+
+        Returns
+        -------
+        Batch
+            ``(u, target, mask)`` of shapes (B, T, n_in), (B, T, n_out), (B, T, n_out),
+            float32.
+        """
+        B = V.integer("batch_size", batch_size, lo=1)
+        if rng is None:
+            if not self.deterministic:
+                raise ValueError("rng must be a numpy Generator or an integer seed for a random task; got None")
+            rng = np.random.default_rng(0)
+        elif isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+            rng = np.random.default_rng(int(rng))
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator or an integer seed; got {type(rng).__name__}")
+        out = self._generate(B, rng)
+        return Batch(*(np.ascontiguousarray(a, dtype=np.float32) for a in out))
+
+    def params(self) -> dict:
+        """The task's parameters as a JSON-friendly dict (with its ``name``)."""
+        d = {"name": self.name}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = list(v) if isinstance(v, tuple) else v
+        return d

@@ -1,0 +1,418 @@
+"""Training an ensemble of K networks at once (Adam or SGD), tensors in, tensors out.
+
+Every network of the ensemble draws its own training trials from its own seed,
+so a network trained alone or inside an ensemble sees the same data and gives
+the same losses (to float32 tolerance). See the chapter :doc:`/book/01_tasks`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from . import _validate as V
+from . import engine
+from .models import PARAMS, RNN, STREAM_DATA, rng_for
+from .tasks import Cosine, FixedPoint, Task
+
+OPTIMIZERS = ("adam", "sgd")
+ON_DIVERGENCE = ("raise", "stop")
+
+
+class TrainingDivergedError(RuntimeError):
+    """Raised when the loss or the gradient of a network becomes NaN or inf."""
+
+    def __init__(self, epoch: int, network: int, g: float, seed: int, what: str):
+        self.epoch, self.network, self.g, self.seed = epoch, network, g, seed
+        super().__init__(f"training diverged at epoch {epoch} in network {network} "
+                         f"(g={g:g}, seed={seed}): {what} is not finite")
+
+
+# --------------------------------------------------------------------------- defaults
+#: Paper learning rates of the fixed-point task, ``lr = lr0 (1 - g^2)^2``, by z_hat.
+FIXEDPOINT_LR0 = {0.5: 0.015, 1.0: 0.009, 2.0: 0.003}
+#: Paper learning rates of the cosine task, by g (interpolated linearly between).
+COSINE_LR = {0.0: 0.2, 0.4: 0.15, 0.8: 0.05}
+
+
+def default_optimizer(task: Task) -> str:
+    """``"sgd"`` for the linear tasks (plain gradient descent), else ``"adam"``."""
+    return "sgd" if isinstance(task, (FixedPoint, Cosine)) else "adam"
+
+
+def default_batch_size(task: Task) -> int:
+    """1 for deterministic tasks, else 32 (the paper's batch)."""
+    return 1 if task.deterministic else 32
+
+
+def default_lr(task: Task, N: int, g: float | Sequence[float]) -> np.ndarray:
+    r"""The paper's learning rate(s), one per network.
+
+    - nonlinear tasks (Adam): ``0.05 / N``;
+    - fixed point (SGD): :math:`lr_0 (1 - g^2)^2` with ``lr0`` 0.015, 0.009, 0.003 for
+      ``z_hat`` 0.5, 1, 2 (the nearest listed ``z_hat`` otherwise);
+    - cosine (SGD): 0.2, 0.15, 0.05 at g = 0, 0.4, 0.8, linear in between.
+    """
+    gs = np.atleast_1d(np.asarray(g, dtype=float))
+    if isinstance(task, FixedPoint):
+        key = min(FIXEDPOINT_LR0, key=lambda z: abs(z - abs(task.z_hat)))
+        return FIXEDPOINT_LR0[key] * (1 - gs ** 2) ** 2
+    if isinstance(task, Cosine):
+        xs = np.array(sorted(COSINE_LR))
+        return np.interp(gs, xs, [COSINE_LR[x] for x in xs])
+    return np.full(gs.shape, 0.05 / N)
+
+
+def default_chunk(K: int, device: str | torch.device = "cpu") -> int:
+    """Networks per chunk: 8 on CPU (measured fastest on this 2-core machine, see
+    ``benchmarks/README.md``), all K on a GPU."""
+    return K if torch.device(device).type == "cuda" else min(K, 8)
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class TrainResult:
+    """Everything a training run produced (numpy arrays, float32 weights).
+
+    Attributes
+    ----------
+    loss : ndarray, shape (epochs, K)
+        training loss of each network at each epoch, before that epoch's update.
+    grad_norm : ndarray, shape (epochs, K)
+        Frobenius norm of dL/dW (recurrent weights) at each epoch.
+    W0, W : ndarray, shape (K, N, N)
+        recurrent weights before and after training.
+    W_in0, W_in : ndarray, shape (K, n_in, N)
+    W_out0, W_out : ndarray, shape (K, N, n_out)
+    g, seeds : ndarray, shape (K,)
+    lr : ndarray, shape (K,)
+    snapshots : ndarray, shape (S, K, N, N) or None
+        ``W`` at ``snapshot_epochs`` (the first is epoch 0 = ``W0``).
+    snapshot_epochs : ndarray, shape (S,)
+    diverged_epoch : ndarray, shape (K,)
+        epoch at which the network diverged and stopped, -1 if it did not.
+    config : dict
+        task parameters, N, dt, phi, sigma, optimizer, batch size, epochs, trained.
+    seconds : float
+        wall time of the training loop.
+    """
+
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    W0: np.ndarray
+    W: np.ndarray
+    W_in0: np.ndarray
+    W_in: np.ndarray
+    W_out0: np.ndarray
+    W_out: np.ndarray
+    g: np.ndarray
+    seeds: np.ndarray
+    lr: np.ndarray
+    config: dict
+    seconds: float
+    diverged_epoch: np.ndarray
+    snapshots: np.ndarray | None = None
+    snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def K(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def N(self) -> int:
+        return self.W.shape[-1]
+
+    @property
+    def dW(self) -> np.ndarray:
+        """``W - W0``, shape (K, N, N)."""
+        return self.W - self.W0
+
+    @property
+    def L0(self) -> np.ndarray:
+        """Initial loss of each network (first epoch), shape (K,)."""
+        return self.loss[0]
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        """Training loss at the last epoch reached (the divergence epoch if diverged)."""
+        out = self.loss[-1].copy()
+        for k, e in enumerate(self.diverged_epoch):
+            if e >= 0:
+                out[k] = self.loss[e, k]
+        return out
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """Boolean (K,): which networks diverged."""
+        return self.diverged_epoch >= 0
+
+    def model(self, which: str = "final", *, dtype: torch.dtype = torch.float32,
+              device: str | torch.device = "cpu") -> RNN:
+        """Rebuild the ensemble with the ``"final"`` or ``"initial"`` weights."""
+        if which not in ("final", "initial"):
+            raise ValueError(f"which must be one of final, initial; got {which!r}")
+        c = self.config
+        W, W_in, W_out = (self.W, self.W_in, self.W_out) if which == "final" else \
+            (self.W0, self.W_in0, self.W_out0)
+        t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+        return RNN(W=t(W), W_in=t(W_in), W_out=t(W_out), g=self.g.copy(), seeds=self.seeds.copy(),
+                   dt=c["dt"], phi=c["phi"], sigma=c["sigma"], trained=tuple(c["trained"]),
+                   x0_mode=c["x0_mode"])
+
+
+# --------------------------------------------------------------------------- optimisers
+class _Optimizer:
+    """Adam (PyTorch's formula) or SGD with a learning rate per network."""
+
+    def __init__(self, kind: str, params: dict[str, torch.Tensor], lr: torch.Tensor,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.kind, self.params, self.lr, self.betas, self.eps = kind, params, lr, betas, eps
+        self.t = 0
+        if kind == "adam":
+            self.m = {k: torch.zeros_like(p) for k, p in params.items()}
+            self.v = {k: torch.zeros_like(p) for k, p in params.items()}
+
+    def step(self, grads: dict[str, torch.Tensor], active: torch.Tensor) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        lr = self.lr * active                                  # frozen networks: lr 0
+        for name, p in self.params.items():
+            gr = grads[name]
+            lr_k = lr.view((-1,) + (1,) * (p.dim() - 1))
+            if self.kind == "sgd":
+                p.sub_(gr * lr_k)
+                continue
+            m, v = self.m[name], self.v[name]
+            m.mul_(b1).add_(gr, alpha=1 - b1)
+            v.mul_(b2).addcmul_(gr, gr, value=1 - b2)
+            bc1 = 1 - b1 ** self.t
+            bc2 = 1 - b2 ** self.t
+            denom = (v.sqrt() / math.sqrt(bc2)).add_(self.eps)
+            p.sub_(m.div(denom).mul_(lr_k / bc1))
+
+
+# --------------------------------------------------------------------------- data
+class _Trials:
+    """Training trials of each network from its own seed, prefetched in a thread."""
+
+    def __init__(self, task: Task, seeds: np.ndarray, B: int, device, dtype):
+        self.task, self.B, self.device, self.dtype = task, B, device, dtype
+        self.rngs = [rng_for(int(s), STREAM_DATA) for s in seeds]
+        self.fixed = None
+        if task.deterministic:
+            self.fixed = self._make()
+        self.pool = None if task.deterministic else ThreadPoolExecutor(1)
+        self.next = None if self.pool is None else self.pool.submit(self._make)
+
+    def _make(self):
+        bs = [self.task.batch(self.B, r) for r in self.rngs]
+        out = []
+        for i in range(3):
+            a = np.stack([b[i] for b in bs]).transpose(0, 2, 1, 3)       # (K, T, B, n)
+            out.append(torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.dtype))
+        return tuple(out)
+
+    def get(self):
+        if self.fixed is not None:
+            return self.fixed
+        cur = self.next.result()
+        self.next = self.pool.submit(self._make)
+        return cur
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- training
+def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | None = None,
+          optimizer: str | None = None, batch_size: int | None = None,
+          snapshot_every: int | None = None, on_divergence: str = "raise",
+          progress: bool = False, threads: int | None = None,
+          chunk_size: int | None = None) -> TrainResult:
+    """Train every network of ``model`` on ``task``, in place, for ``epochs`` updates.
+
+    Parameters
+    ----------
+    model : RNN
+        the ensemble (K networks); its ``trained`` attribute says which weights change.
+    task : Task
+        ``task.n_in`` / ``n_out`` must match the model.
+    epochs : int
+        number of parameter updates (one fresh batch each), >= 1.
+    lr : float or sequence of K floats, optional
+        learning rate(s); default :func:`default_lr` (the paper's).
+    optimizer : {"adam", "sgd"}, optional
+        default :func:`default_optimizer`.
+    batch_size : int, optional
+        default :func:`default_batch_size` (32; 1 for deterministic tasks).
+    snapshot_every : int, optional
+        keep ``W`` every this many epochs (and at the first and last).
+    on_divergence : {"raise", "stop"}
+        when a network's loss or gradient turns NaN/inf: raise
+        :class:`TrainingDivergedError` naming the epoch and network, or stop updating
+        that network (keeping its last finite weights), record the epoch in
+        ``diverged_epoch`` and go on with the others.
+    progress : bool
+        show a tqdm progress bar (epochs, mean loss).
+    threads : int, optional
+        torch intra-op threads for this call (default: leave torch's setting).
+    chunk_size : int, optional
+        networks processed together per time step (default :func:`default_chunk`):
+        a chunk's weights then stay in the CPU cache. Results do not depend on it
+        beyond float32 rounding.
+
+    Returns
+    -------
+    TrainResult
+    """
+    if not isinstance(model, RNN):
+        raise TypeError(f"model must be an lrbook RNN; got {type(model).__name__}")
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
+    epochs = V.integer("epochs", epochs, lo=1)
+    if task.n_in != model.n_in or task.n_out != model.n_out:
+        raise ValueError(f"model has n_in={model.n_in}, n_out={model.n_out} but task {task.name} "
+                         f"needs n_in={task.n_in}, n_out={task.n_out}")
+    if abs(task.dt - model.dt) > 1e-12:
+        raise ValueError(f"task dt={task.dt} differs from model dt={model.dt}")
+    optimizer = V.choice("optimizer", optimizer or default_optimizer(task), OPTIMIZERS)
+    B = V.integer("batch_size", batch_size if batch_size is not None else default_batch_size(task), lo=1)
+    V.choice("on_divergence", on_divergence, ON_DIVERGENCE)
+    if snapshot_every is not None:
+        snapshot_every = V.integer("snapshot_every", snapshot_every, lo=1)
+    K = model.K
+    if lr is None:
+        lrs = default_lr(task, model.N, model.g)
+    else:
+        lrs = np.asarray(V.real_sequence("lr", lr, lo=0.0, lo_open=True), dtype=float)
+        if lrs.size == 1:
+            lrs = np.full(K, lrs[0])
+        if lrs.size != K:
+            raise ValueError(f"lr must be one value or K={K} values; got {lrs.size}")
+    if threads is not None:
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(V.integer("threads", threads, lo=1))
+
+    dev, dtype = model.device, model.W.dtype
+    params = {k: v for k, v in model.params().items() if k in model.trained}
+    lr_t = torch.as_tensor(lrs, dtype=dtype, device=dev)
+    opt = _Optimizer(optimizer, params, lr_t)
+    active = torch.ones(K, dtype=dtype, device=dev)
+    need = tuple(p in model.trained for p in PARAMS)
+
+    W0, W_in0, W_out0 = (t.detach().cpu().numpy().copy() for t in (model.W, model.W_in, model.W_out))
+    loss_hist = np.full((epochs, K), np.nan, dtype=np.float64)
+    gn_hist = np.full((epochs, K), np.nan, dtype=np.float64)
+    diverged = np.full(K, -1, dtype=np.int64)
+    snaps, snap_epochs = [], []
+    if snapshot_every is not None:
+        snaps.append(W0.copy())
+        snap_epochs.append(0)
+
+    noise_gens = None
+    if model.sigma > 0:
+        from .models import STREAM_NOISE
+        noise_gens = [torch.Generator().manual_seed(int(rng_for(int(s), STREAM_NOISE).integers(2**62)))
+                      for s in model.seeds]
+    data = _Trials(task, model.seeds, B, dev, dtype)
+    chunk = default_chunk(K) if chunk_size is None else V.integer("chunk_size", chunk_size, lo=1)
+    slices = [slice(i, min(i + chunk, K)) for i in range(0, K, chunk)]
+    wss: dict[int, engine.Workspace] = {}
+    loss = torch.empty(K, dtype=dtype, device=dev)
+    grads = {name: torch.empty_like(p) for name, p in params.items()}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=epochs, desc=f"{task.name} K={K} N={model.N}", unit="epoch", leave=False)
+    t0 = time.perf_counter()
+    try:
+        for ep in range(epochs):
+            u, target, mask = data.get()
+            T = u.shape[1]
+            noise = model.noise(T, B, noise_gens)
+            x0 = model.x0(B)
+            for sl in slices:
+                z, wss[sl.stop - sl.start] = engine.forward(
+                    model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dt=model.dt, phi=model.phi,
+                    x0=None if x0 is None else x0[sl], noise=None if noise is None else noise[sl],
+                    ws=wss.get(sl.stop - sl.start))
+                loss[sl], dz = engine.masked_mse(z, target[sl], mask[sl])
+                gr = engine.backward(model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dz,
+                                     wss[sl.stop - sl.start], dt=model.dt, phi=model.phi, need=need)
+                for name, gpart in zip(PARAMS, gr):
+                    if gpart is not None:
+                        grads[name][sl] = gpart
+            gsq = sum(g.reshape(K, -1).pow(2).sum(1) for g in grads.values())
+            gnorm_W = (grads["W"] if "W" in grads else torch.zeros(K, 1, device=dev)).reshape(K, -1).norm(dim=1)
+            loss_np = loss.double().cpu().numpy()
+            gsq_np = gsq.double().cpu().numpy()
+            loss_hist[ep] = loss_np
+            gn_hist[ep] = gnorm_W.double().cpu().numpy()
+            bad = ~(np.isfinite(loss_np) & np.isfinite(gsq_np)) & (diverged < 0)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                what = "the loss" if not np.isfinite(loss_np[k]) else "the gradient"
+                if on_divergence == "raise":
+                    raise TrainingDivergedError(ep, k, float(model.g[k]), int(model.seeds[k]), what)
+                diverged[bad] = ep
+                active[torch.as_tensor(np.flatnonzero(bad), device=dev)] = 0.0
+            if (diverged >= 0).any():
+                for name in grads:
+                    torch.nan_to_num(grads[name], nan=0.0, posinf=0.0, neginf=0.0, out=grads[name])
+            if (diverged >= 0).all():
+                break
+            opt.step({n: grads.get(n) for n in PARAMS}, active)
+            if snapshot_every is not None and ((ep + 1) % snapshot_every == 0 or ep + 1 == epochs):
+                snaps.append(model.W.detach().cpu().numpy().copy())
+                snap_epochs.append(ep + 1)
+            if bar is not None:
+                bar.update(1)
+                if ep % max(1, epochs // 100) == 0 or ep + 1 == epochs:
+                    ok = diverged < 0
+                    bar.set_postfix(loss=f"{np.mean(loss_np[ok]) if ok.any() else float('nan'):.4g}")
+    finally:
+        data.close()
+        if bar is not None:
+            bar.close()
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+    seconds = time.perf_counter() - t0
+    # epochs after a network diverged keep NaN in its history
+    for k, e in enumerate(diverged):
+        if e >= 0:
+            loss_hist[e + 1:, k] = np.nan
+            gn_hist[e + 1:, k] = np.nan
+    config: dict[str, Any] = {
+        "task": task.params(), "N": model.N, "dt": model.dt, "phi": model.phi, "sigma": model.sigma,
+        "optimizer": optimizer, "batch_size": B, "epochs": epochs, "trained": list(model.trained),
+        "x0_mode": model.x0_mode,
+    }
+    return TrainResult(
+        loss=loss_hist, grad_norm=gn_hist, W0=W0, W=model.W.detach().cpu().numpy().copy(),
+        W_in0=W_in0, W_in=model.W_in.detach().cpu().numpy().copy(), W_out0=W_out0,
+        W_out=model.W_out.detach().cpu().numpy().copy(), g=model.g.copy(), seeds=model.seeds.copy(),
+        lr=np.asarray(lrs, dtype=float), config=config, seconds=seconds, diverged_epoch=diverged,
+        snapshots=np.stack(snaps) if snaps else None,
+        snapshot_epochs=np.asarray(snap_epochs, dtype=np.int64))
+
+
+def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int | Sequence[int] = 0,
+              *, phi: str | None = None, trained: Sequence[str] | None = None, sigma: float = 0.0,
+              device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> RNN:
+    """An ensemble shaped for ``task`` with the paper's choices.
+
+    tanh for the nonlinear tasks, linear for :class:`FixedPoint` and :class:`Cosine`;
+    ``trained`` defaults to ``task.default_trained``; initial state per ``task.x0``.
+    """
+    if phi is None:
+        phi = "linear" if isinstance(task, (FixedPoint, Cosine)) else "tanh"
+    return RNN.create(N, task.n_in, task.n_out, g, seeds, dt=task.dt, phi=phi, sigma=sigma,
+                      trained=tuple(trained) if trained is not None else task.default_trained,
+                      x0_mode=task.x0, device=device, dtype=dtype)
