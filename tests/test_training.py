@@ -1,0 +1,148 @@
+"""Training: optimisers, reproducibility, ensembles, divergence, the rank-2 result."""
+
+import numpy as np
+import pytest
+import torch
+
+from lrbook.models import RNN
+from lrbook.tasks import FixedPoint, FlipFlop, WorkingMemory
+from lrbook.training import TrainingDivergedError, default_lr, model_for, train
+
+
+def test_flipflop_loss_decreases_and_result_fields():
+    task = FlipFlop()
+    m = model_for(task, 32, g=[0.0, 0.9], seeds=[0, 1])
+    r = train(m, task, 60, snapshot_every=20)
+    assert r.loss.shape == (60, 2) and r.grad_norm.shape == (60, 2)
+    assert np.all(r.loss[-5:].mean(0) < 0.6 * r.L0)
+    assert r.W0.shape == r.W.shape == (2, 32, 32)
+    assert r.snapshots.shape == (4, 2, 32, 32)
+    assert list(r.snapshot_epochs) == [0, 20, 40, 60]
+    np.testing.assert_array_equal(r.snapshots[0], r.W0)
+    np.testing.assert_array_equal(r.snapshots[-1], r.W)
+    assert np.all(r.diverged_epoch == -1)
+    assert r.config["N"] == 32 and r.config["task"]["name"] == "flipflop"
+    assert np.allclose(r.lr, 0.05 / 32)
+    # the model was trained in place and result.model() rebuilds it
+    torch.testing.assert_close(r.model().W, m.W)
+
+
+def test_same_seed_same_numbers_bit_identical():
+    task = WorkingMemory()
+    a = train(model_for(task, 24, g=[0.3, 1.2], seeds=[4, 5]), task, 15)
+    b = train(model_for(task, 24, g=[0.3, 1.2], seeds=[4, 5]), task, 15)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.W, b.W)
+
+
+def test_network_alone_or_in_ensemble_same_losses():
+    """Float32 tolerance: batched products may round differently; we allow 1e-5 relative."""
+    task = FlipFlop()
+    ens = train(model_for(task, 48, g=[0.0, 0.9, 1.8, 0.6], seeds=[3, 4, 5, 6]), task, 25)
+    alone = train(model_for(task, 48, g=[1.8], seeds=[5]), task, 25)
+    np.testing.assert_allclose(ens.loss[:, 2], alone.loss[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(ens.W[2], alone.W[0], rtol=1e-4, atol=1e-6)
+    # and the chunking of the ensemble does not change the result
+    ch = train(model_for(task, 48, g=[0.0, 0.9, 1.8, 0.6], seeds=[3, 4, 5, 6]), task, 25, chunk_size=3)
+    np.testing.assert_allclose(ch.loss, ens.loss, rtol=1e-5)
+
+
+def test_adam_matches_torch_optim_adam():
+    task = FlipFlop(t_max=10.0)
+    m = model_for(task, 16, g=[1.0], seeds=[2])
+    ref = m.clone()
+    r = train(m, task, 5, lr=1e-2, batch_size=4)
+    params = [ref.W.requires_grad_(), ref.W_in.requires_grad_(), ref.W_out.requires_grad_()]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    from lrbook.models import STREAM_DATA, rng_for
+    rng = rng_for(2, STREAM_DATA)
+    for ep in range(5):
+        b = task.batch(4, rng)
+        loss = ref.forward(b.u)
+        err = (loss - torch.tensor(b.target)) * torch.tensor(b.mask)
+        L = 0.5 * err.pow(2).sum() / torch.tensor(b.mask).sum()
+        assert abs(L.item() - r.loss[ep, 0]) < 1e-5 * max(1.0, L.item())
+        opt.zero_grad()
+        L.backward()
+        opt.step()
+    torch.testing.assert_close(ref.W.detach(), m.W, rtol=1e-4, atol=1e-6)
+
+
+def test_only_selected_weights_change():
+    task = FlipFlop()
+    m = model_for(task, 16, g=[0.5], seeds=[0], trained=("W",))
+    r = train(m, task, 10)
+    np.testing.assert_array_equal(r.W_in, r.W_in0)
+    np.testing.assert_array_equal(r.W_out, r.W_out0)
+    assert not np.array_equal(r.W, r.W0)
+
+
+def test_fixed_point_g0_dW_has_rank_two():
+    """The paper's analytic result: at g = 0, dW stays in span{w, m} x span{w, m}."""
+    task = FixedPoint(z_hat=1.0)
+    m = model_for(task, 64, g=[0.0], seeds=[1], dtype=torch.float64)
+    r = train(m, task, 40)
+    s = np.linalg.svd(r.dW[0], compute_uv=False)
+    assert s[0] > 1e-2
+    assert s[2] / s[0] < 1e-5
+    assert r.loss[-1, 0] < 0.5 * r.L0[0]
+    assert r.config["optimizer"] == "sgd" and r.config["batch_size"] == 1
+
+
+def test_default_learning_rates():
+    np.testing.assert_allclose(default_lr(FixedPoint(z_hat=2.0), 100, [0.0, 0.5]), [0.003, 0.003 * 0.75 ** 2])
+    np.testing.assert_allclose(default_lr(FlipFlop(), 256, [0.0, 1.0]), [0.05 / 256] * 2)
+
+
+def test_divergence_raises_with_epoch_and_network():
+    task = FixedPoint(z_hat=4.0)
+    m = model_for(task, 32, g=[0.2, 0.8], seeds=[0, 1])
+    with pytest.raises(TrainingDivergedError, match=r"epoch \d+ in network \d"):
+        train(m, task, 200, lr=[1e-3, 5.0])
+
+
+def test_divergence_stop_keeps_finite_state_and_other_networks():
+    task = FixedPoint(z_hat=4.0)
+    m = model_for(task, 32, g=[0.2, 0.8], seeds=[0, 1])
+    r = train(m, task, 200, lr=[1e-3, 5.0], on_divergence="stop")
+    assert r.diverged_epoch[0] == -1 and r.diverged_epoch[1] >= 0
+    e = r.diverged_epoch[1]
+    assert np.all(np.isfinite(r.W)) and not np.isfinite(r.loss[e, 1])
+    assert np.all(np.isnan(r.loss[e + 1:, 1]))
+    assert np.all(np.isfinite(r.loss[:, 0]))           # the healthy network trained to the end
+    assert r.diverged.tolist() == [False, True]
+
+
+@pytest.mark.parametrize("kwargs, exc, word", [
+    (dict(epochs=0), ValueError, "epochs"),
+    (dict(epochs=1.5), TypeError, "epochs"),
+    (dict(lr=-1.0), ValueError, "lr"),
+    (dict(lr=float("inf")), ValueError, "lr"),
+    (dict(lr=[0.1, 0.2, 0.3]), ValueError, "lr"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(snapshot_every=0), ValueError, "snapshot_every"),
+    (dict(on_divergence="ignore"), ValueError, "on_divergence"),
+])
+def test_train_rejects_bad_input(kwargs, exc, word):
+    task = FlipFlop()
+    m = model_for(task, 8, g=[0.5, 1.0], seeds=[0, 1])
+    args = dict(epochs=2)
+    args.update(kwargs)
+    with pytest.raises(exc, match=word):
+        train(m, task, **args)
+
+
+def test_task_model_mismatch_is_reported():
+    m = RNN.create(8, 3, 1)
+    with pytest.raises(ValueError, match="n_in"):
+        train(m, FlipFlop(), 2)
+
+
+def test_noise_is_seeded():
+    task = FlipFlop()
+    a = train(model_for(task, 16, g=[0.5], seeds=[0], sigma=0.1), task, 5)
+    b = train(model_for(task, 16, g=[0.5], seeds=[0], sigma=0.1), task, 5)
+    c = train(model_for(task, 16, g=[0.5], seeds=[0]), task, 5)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    assert not np.allclose(a.loss[1:], c.loss[1:])
