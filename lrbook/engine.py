@@ -47,18 +47,18 @@ class Workspace:
     ones: torch.Tensor
 
     @classmethod
-    def get(cls, ws: "Workspace | None", K: int, T: int, B: int, N: int, n_in: int, n_out: int,
-            dtype: torch.dtype, device: torch.device) -> "Workspace":
+    def get(cls, ws: Workspace | None, K: int, T: int, B: int, N: int, n_in: int, n_out: int,
+            dtype: torch.dtype, device: torch.device) -> Workspace:
         if ws is not None and ws.RA.shape == (K, T + 1, B, N + n_in) \
                 and ws.HA.shape == (K, T + 1, B, N + n_out) and ws.RA.dtype == dtype \
                 and ws.RA.device == device:
             return ws
-        kw = dict(dtype=dtype, device=device)
-        return cls(RA=torch.empty(K, T + 1, B, N + n_in, **kw),
-                   HA=torch.empty(K, T + 1, B, N + n_out, **kw),
-                   y=torch.empty(K, B, N, **kw), tmp=torch.empty(K, B, N, **kw),
-                   buf=torch.empty(K, B, N + n_out, **kw), bufb=torch.empty(K, B, N, **kw),
-                   ones=torch.ones(K, B, N, **kw))
+        def new(*shape: int) -> torch.Tensor:
+            return torch.empty(shape, dtype=dtype, device=device)
+
+        return cls(RA=new(K, T + 1, B, N + n_in), HA=new(K, T + 1, B, N + n_out),
+                   y=new(K, B, N), tmp=new(K, B, N), buf=new(K, B, N + n_out), bufb=new(K, B, N),
+                   ones=new(K, B, N).fill_(1.0))
 
     @property
     def N(self) -> int:

@@ -15,8 +15,8 @@ Explained in the chapter :doc:`/book/01_tasks`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -109,7 +109,7 @@ class RNN:
     def create(cls, N: int, n_in: int, n_out: int, g: float | Sequence[float] = 0.0,
                seeds: int | Sequence[int] = 0, *, dt: float = 0.5, phi: str = "tanh",
                sigma: float = 0.0, trained: Sequence[str] = PARAMS, x0_mode: str = "zero",
-               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> "RNN":
+               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> RNN:
         """Initialise an ensemble with the paper's initialisation.
 
         ``g`` and ``seeds`` broadcast against each other: ``g=[0, 0.9], seeds=[0, 1, 2]``
@@ -195,13 +195,13 @@ class RNN:
         """``{"W_in": ..., "W": ..., "W_out": ...}``."""
         return {"W_in": self.W_in, "W": self.W, "W_out": self.W_out}
 
-    def clone(self) -> "RNN":
+    def clone(self) -> RNN:
         """A deep copy of the weights (same metadata)."""
         return RNN(W=self.W.clone(), W_in=self.W_in.clone(), W_out=self.W_out.clone(),
                    g=self.g.copy(), seeds=self.seeds.copy(), dt=self.dt, phi=self.phi,
                    sigma=self.sigma, trained=self.trained, x0_mode=self.x0_mode)
 
-    def subset(self, index: Sequence[int] | slice) -> "RNN":
+    def subset(self, index: Sequence[int] | slice) -> RNN:
         """The networks ``index`` as a new ensemble (copies)."""
         idx = np.arange(self.K)[index]
         ti = torch.as_tensor(idx, device=self.device)
@@ -210,7 +210,7 @@ class RNN:
                    sigma=self.sigma, trained=self.trained, x0_mode=self.x0_mode)
 
     def with_weights(self, W: torch.Tensor | None = None, W_in: torch.Tensor | None = None,
-                     W_out: torch.Tensor | None = None) -> "RNN":
+                     W_out: torch.Tensor | None = None) -> RNN:
         """A copy with some weights replaced (e.g. a truncated ``W``)."""
         new = self.clone()
         for name, val in (("W", W), ("W_in", W_in), ("W_out", W_out)):
@@ -269,7 +269,7 @@ class RNN:
     __call__ = forward
 
     @torch.no_grad()
-    def simulate(self, u) -> "Trajectory":
+    def simulate(self, u) -> Trajectory:
         """Run without gradients and return states and outputs.
 
         Returns

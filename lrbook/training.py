@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ def default_batch_size(task: Task) -> int:
     return 1 if task.deterministic else 32
 
 
-def default_lr(task: Task, N: int, g: float | Sequence[float]) -> np.ndarray:
+def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> np.ndarray:
     r"""The paper's learning rate(s), one per network.
 
     - nonlinear tasks (Adam): ``0.05 / N``;
@@ -305,7 +306,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     lr_t = torch.as_tensor(lrs, dtype=dtype, device=dev)
     opt = _Optimizer(optimizer, params, lr_t)
     active = torch.ones(K, dtype=dtype, device=dev)
-    need = tuple(p in model.trained for p in PARAMS)
+    need = ("W_in" in model.trained, "W" in model.trained, "W_out" in model.trained)
 
     W0, W_in0, W_out0 = (t.detach().cpu().numpy().copy() for t in (model.W, model.W_in, model.W_out))
     loss_hist = np.full((epochs, K), np.nan, dtype=np.float64)
@@ -349,7 +350,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                 for name, gpart in zip(PARAMS, gr):
                     if gpart is not None:
                         grads[name][sl] = gpart
-            gsq = sum(g.reshape(K, -1).pow(2).sum(1) for g in grads.values())
+            gsq = torch.stack([g.reshape(K, -1).pow(2).sum(1) for g in grads.values()]).sum(0)
             gnorm_W = (grads["W"] if "W" in grads else torch.zeros(K, 1, device=dev)).reshape(K, -1).norm(dim=1)
             loss_np = loss.double().cpu().numpy()
             gsq_np = gsq.double().cpu().numpy()
@@ -368,7 +369,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                     torch.nan_to_num(grads[name], nan=0.0, posinf=0.0, neginf=0.0, out=grads[name])
             if (diverged >= 0).all():
                 break
-            opt.step({n: grads.get(n) for n in PARAMS}, active)
+            opt.step(grads, active)
             if snapshot_every is not None and ((ep + 1) % snapshot_every == 0 or ep + 1 == epochs):
                 snaps.append(model.W.detach().cpu().numpy().copy())
                 snap_epochs.append(ep + 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -60,8 +60,6 @@ class Task:
     def _generate(self, B: int, rng: np.random.Generator) -> Batch:  # pragma: no cover
         raise NotImplementedError
 
-    #: Trial duration in units of tau (a field or a property of each subclass).
-    t_max: ClassVar[float]
 
     @property
     def timing(self) -> dict[str, float | tuple[float, float]]:  # pragma: no cover
@@ -72,7 +70,7 @@ class Task:
     @property
     def n_steps(self) -> int:
         """Number of Euler steps ``T = t_max / dt``."""
-        return int(round(self.t_max / self.dt))
+        return int(round(self.t_max / self.dt))  # type: ignore[attr-defined]
 
     def steps(self, duration: float) -> int:
         """Number of Euler steps in ``duration`` (units of tau)."""
@@ -114,7 +112,7 @@ class Task:
 
     def params(self) -> dict:
         """The task's parameters as a JSON-friendly dict (with its ``name``)."""
-        d = {"name": self.name}
+        d: dict[str, Any] = {"name": self.name}
         for f in fields(self):
             v = getattr(self, f.name)
             d[f.name] = list(v) if isinstance(v, tuple) else v
