@@ -70,10 +70,21 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
     return np.full(gs.shape, 0.05 / N)
 
 
-def default_chunk(K: int, device: str | torch.device = "cpu") -> int:
-    """Networks per chunk: 8 on CPU (measured fastest on this 2-core machine, see
-    ``benchmarks/README.md``), all K on a GPU."""
-    return K if torch.device(device).type == "cuda" else min(K, 8)
+def default_workers(K: int, device: str | torch.device = "cpu") -> int:
+    """Concurrent chunks: one per torch thread on CPU (each chunk on one core, no
+    synchronisation between cores inside a time step), 1 on a GPU."""
+    if torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), K))
+
+
+def default_chunk(K: int, workers: int = 1, device: str | torch.device = "cpu") -> int:
+    """Networks per chunk: at most 8 on CPU, so that a chunk's weights stay in cache
+    (measured fastest on a 2-core machine, see ``benchmarks/README.md``), spread over
+    ``workers``; all K on a GPU."""
+    if torch.device(device).type != "cpu":
+        return K
+    return max(1, min(8, -(-K // max(1, workers))))
 
 
 # --------------------------------------------------------------------------- results
@@ -236,7 +247,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
           optimizer: str | None = None, batch_size: int | None = None,
           snapshot_every: int | None = None, on_divergence: str = "raise",
           progress: bool = False, threads: int | None = None,
-          chunk_size: int | None = None) -> TrainResult:
+          chunk_size: int | None = None, workers: int | None = None) -> TrainResult:
     """Train every network of ``model`` on ``task``, in place, for ``epochs`` updates.
 
     Parameters
@@ -268,6 +279,10 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         networks processed together per time step (default :func:`default_chunk`):
         a chunk's weights then stay in the CPU cache. Results do not depend on it
         beyond float32 rounding.
+    workers : int, optional
+        process chunks concurrently on this many threads, each using one core
+        (default :func:`default_workers`: one per torch thread on CPU). With 1, chunks
+        run one after the other, each using torch's intra-op threads.
 
     Returns
     -------
@@ -323,9 +338,11 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         noise_gens = [torch.Generator().manual_seed(int(rng_for(int(s), STREAM_NOISE).integers(2**62)))
                       for s in model.seeds]
     data = _Trials(task, model.seeds, B, dev, dtype)
-    chunk = default_chunk(K) if chunk_size is None else V.integer("chunk_size", chunk_size, lo=1)
+    n_workers = default_workers(K, dev) if workers is None else V.integer("workers", workers, lo=1)
+    chunk = default_chunk(K, n_workers, dev) if chunk_size is None else V.integer("chunk_size", chunk_size, lo=1)
     slices = [slice(i, min(i + chunk, K)) for i in range(0, K, chunk)]
     wss: dict[int, engine.Workspace] = {}
+    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 and len(slices) > 1 else None
     loss = torch.empty(K, dtype=dtype, device=dev)
     grads = {name: torch.empty_like(p) for name, p in params.items()}
     bar = None
@@ -339,17 +356,26 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
             T = u.shape[1]
             noise = model.noise(T, B, noise_gens)
             x0 = model.x0(B)
-            for sl in slices:
-                z, wss[sl.stop - sl.start] = engine.forward(
+            def run_chunk(i: int) -> None:
+                sl = slices[i]
+                if pool is not None:
+                    torch.set_num_threads(1)           # one core per chunk
+                z, wss[i] = engine.forward(
                     model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dt=model.dt, phi=model.phi,
                     x0=None if x0 is None else x0[sl], noise=None if noise is None else noise[sl],
-                    ws=wss.get(sl.stop - sl.start))
+                    ws=wss.get(i))
                 loss[sl], dz = engine.masked_mse(z, target[sl], mask[sl])
-                gr = engine.backward(model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dz,
-                                     wss[sl.stop - sl.start], dt=model.dt, phi=model.phi, need=need)
+                gr = engine.backward(model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dz, wss[i],
+                                     dt=model.dt, phi=model.phi, need=need)
                 for name, gpart in zip(PARAMS, gr):
                     if gpart is not None:
                         grads[name][sl] = gpart
+
+            if pool is None:
+                for i in range(len(slices)):
+                    run_chunk(i)
+            else:
+                list(pool.map(run_chunk, range(len(slices))))
             gsq = torch.stack([g.reshape(K, -1).pow(2).sum(1) for g in grads.values()]).sum(0)
             gnorm_W = (grads["W"] if "W" in grads else torch.zeros(K, 1, device=dev)).reshape(K, -1).norm(dim=1)
             loss_np = loss.double().cpu().numpy()
@@ -380,6 +406,8 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                     bar.set_postfix(loss=f"{np.mean(loss_np[ok]) if ok.any() else float('nan'):.4g}")
     finally:
         data.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
         if threads is not None:
