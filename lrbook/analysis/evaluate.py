@@ -1,0 +1,319 @@
+r"""Losses of trained lrbook networks with replaced recurrent weights, on test trials.
+
+Every evaluation uses a fresh **test batch** of 512 trials per network, drawn from
+``rng_for(seed, STREAM_EVAL)`` of that network's seed: reproducible, and
+independent of the training trials (stream ``STREAM_DATA``). Deterministic tasks
+(fixed point, cosine) have one distinct trial, so their test batch holds 1 trial
+(the loss is the same as with 512 copies).
+
+Many candidate matrices (truncations, shuffles) of many networks are evaluated
+together as one large ensemble (:meth:`lrbook.models.RNN.with_weights` and
+:meth:`lrbook.models.RNN.loss`), split into chunks that fit in ``max_bytes`` of
+memory. See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _validate as V
+from ..models import RNN, STREAM_EVAL, rng_for
+from ..tasks import Batch, Task
+from ..training import TrainResult
+from ._arrays import jsonable, ranks_arg, to_numpy
+from .shuffle import shuffle_entries
+from .truncation import DEFAULT_RANKS, functional_rank
+
+#: Trials per test batch (the paper's 512).
+EVAL_BATCH = 512
+#: Default memory budget of one evaluation chunk (bytes).
+MAX_BYTES = 256 * 2 ** 20
+
+
+def eval_batch(task: Task, seeds: int | Sequence[int] | np.ndarray, batch_size: int = EVAL_BATCH) -> Batch:
+    """The test trials of each network, stacked.
+
+    Parameters
+    ----------
+    task : Task
+    seeds : int or sequence of K ints
+        network seeds; network k's trials come from ``rng_for(seeds[k], STREAM_EVAL)``.
+    batch_size : int
+        trials per network, >= 1 (1 is used for deterministic tasks).
+
+    Returns
+    -------
+    Batch
+        ``u`` (K, B, T, n_in), ``target`` and ``mask`` (K, B, T, n_out), float32.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
+    batch_size = V.integer("batch_size", batch_size, lo=1)
+    seed_list = [V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(np.asarray(seeds).ravel())]
+    B = 1 if task.deterministic else batch_size
+    bs = [task.batch(B, rng_for(s, STREAM_EVAL)) for s in seed_list]
+    return Batch(*(np.stack([b[i] for b in bs]) for i in range(3)))
+
+
+def _check_task(model: RNN, task: Task) -> None:
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
+    if task.n_in != model.n_in or task.n_out != model.n_out or abs(task.dt - model.dt) > 1e-12:
+        raise ValueError(f"task {task.name} (n_in={task.n_in}, n_out={task.n_out}, dt={task.dt}) does not "
+                         f"match the networks (n_in={model.n_in}, n_out={model.n_out}, dt={model.dt})")
+
+
+Pair = tuple[int, Callable[[], np.ndarray], Any, Any]
+
+
+def _pair_losses(model: RNN, batch: Batch, pairs: Sequence[Pair], max_bytes: int) -> np.ndarray:
+    """Loss of each (k, make_W, W_in, W_out) pair: network k of ``model`` with those weights."""
+    u, target, mask = batch
+    _, B, T, _ = u.shape
+    N = model.N
+    per_net = 4 * (T + 1) * B * (2 * N + model.n_in + model.n_out) + 4 * B * T * (model.n_in + 2 * model.n_out)
+    chunk = max(1, int(max_bytes // max(per_net, 1)))
+    out = np.empty(len(pairs))
+    for lo in range(0, len(pairs), chunk):
+        part = pairs[lo:lo + chunk]
+        ks = [p[0] for p in part]
+        sub = model.subset(ks)
+        W_in = None if all(p[2] is None for p in part) else \
+            np.stack([sub.W_in[i].cpu().numpy() if p[2] is None else p[2] for i, p in enumerate(part)])
+        W_out = None if all(p[3] is None for p in part) else \
+            np.stack([sub.W_out[i].cpu().numpy() if p[3] is None else p[3] for i, p in enumerate(part)])
+        t = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
+        sub = sub.with_weights(W=t(np.stack([p[1]() for p in part])), W_in=t(W_in), W_out=t(W_out))
+        out[lo:lo + len(part)] = sub.loss(u[ks], target[ks], mask[ks]).double().cpu().numpy()
+    return out
+
+
+def losses(model: RNN, task: Task, W: Any = None, *, batch: Batch | None = None,
+           batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Test loss of each network of ``model`` with (optionally) replaced recurrent weights.
+
+    Parameters
+    ----------
+    model : RNN
+        K networks (their ``W_in``, ``W_out``, ``dt``, ``phi``, ``seeds`` are used).
+    task : Task
+    W : array or Tensor, shape (K, N, N) or (M, K, N, N), optional
+        replacement recurrent weights (M candidates per network); default ``model.W``.
+    batch : Batch, optional
+        test trials (K, B, T, n) as from :func:`eval_batch`; default
+        ``eval_batch(task, model.seeds, batch_size)``.
+    batch_size : int
+        trials per network, default 512.
+    max_bytes : int
+        memory budget of one chunk of networks.
+
+    Returns
+    -------
+    ndarray, shape (K,) or (M, K)
+        masked MSE (see :func:`lrbook.engine.masked_mse`).
+    """
+    if not isinstance(model, RNN):
+        raise TypeError(f"model must be an lrbook RNN; got {type(model).__name__}")
+    _check_task(model, task)
+    max_bytes = V.integer("max_bytes", max_bytes, lo=1)
+    K, N = model.K, model.N
+    Wa = model.W.detach().cpu().numpy()[None] if W is None else to_numpy("W", W)
+    squeeze = W is None or Wa.ndim == 3
+    if Wa.ndim == 3:
+        Wa = Wa[None]
+    if Wa.ndim != 4 or Wa.shape[1:] != (K, N, N):
+        raise ValueError(f"W must have shape ({K}, {N}, {N}) or (M, {K}, {N}, {N}); got {Wa.shape}")
+    if batch is None:
+        batch = eval_batch(task, model.seeds, batch_size)
+    M = Wa.shape[0]
+    pairs: list[Pair] = [(k, partial(_item, Wa, m, k), None, None) for m in range(M) for k in range(K)]
+    out = _pair_losses(model, batch, pairs, max_bytes).reshape(M, K)
+    return out[0] if squeeze else out
+
+
+def _item(a: np.ndarray, *index: int) -> np.ndarray:
+    return a[index]
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a + b
+
+
+def _truncated(W0: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray, R: int) -> np.ndarray:
+    return W0 + (U[:, :R] * s[:R]) @ Vt[:R]
+
+
+@dataclass
+class Evaluation:
+    r"""Test-batch evaluation of trained networks (:func:`evaluate_result`).
+
+    Attributes
+    ----------
+    networks : ndarray of int, shape (K,)
+        indices of the evaluated networks in the :class:`~lrbook.training.TrainResult`.
+    ranks : ndarray of int, shape (n_ranks,)
+    truncation_losses : ndarray, shape (K, n_ranks)
+        loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` with the trained ``W_in``, ``W_out``.
+    functional_rank : ndarray of int, shape (K,)
+        smallest R with loss < ``threshold`` * loss(R = 0); -1 if no listed rank does.
+    shuffle_losses : ndarray, shape (K, n_shuffles)
+        loss of :math:`\pi(W_0) + \Delta W`, trained ``W_in``, ``W_out``.
+    L0 : ndarray, shape (K,)
+        loss of the *initial* network (``W0``, ``W_in0``, ``W_out0``) on the same test batch.
+    loss_trained : ndarray, shape (K,)
+        loss of the trained network on the test batch.
+    threshold : float
+    batch_size : int
+        test trials per network actually used.
+    """
+
+    networks: np.ndarray
+    ranks: np.ndarray
+    truncation_losses: np.ndarray
+    functional_rank: np.ndarray
+    shuffle_losses: np.ndarray
+    L0: np.ndarray
+    loss_trained: np.ndarray
+    threshold: float
+    batch_size: int
+
+    @property
+    def shuffle_loss_ratio(self) -> np.ndarray:
+        r"""Mean shuffle loss over the test-batch :math:`L_0`, shape (K,)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.shuffle_losses.mean(axis=1) / self.L0
+
+    def to_dict(self) -> dict:
+        d = {k: jsonable(v) for k, v in self.__dict__.items()}
+        d["shuffle_loss_ratio"] = jsonable(self.shuffle_loss_ratio)
+        return d
+
+
+def _networks(result: TrainResult, networks: Iterable[int] | int | None) -> np.ndarray:
+    if networks is None:
+        return np.arange(result.K)
+    return np.asarray([V.integer(f"networks[{i}]", k, lo=0, hi=result.K - 1)
+                       for i, k in enumerate(np.asarray(networks).ravel())], dtype=np.int64)
+
+
+def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,
+                    n_shuffles: int = 1, networks: Iterable[int] | int | None = None,
+                    threshold: float = 0.05, batch_size: int = EVAL_BATCH,
+                    max_bytes: int = MAX_BYTES) -> Evaluation:
+    r"""Truncation curve, shuffle test and test-batch L0 of trained networks, in one batched pass.
+
+    Parameters
+    ----------
+    result : TrainResult
+    task : Task
+        the task the networks were trained on.
+    ranks : sequence of int
+        each in 0..N (default R = 0..25, clipped to N); R = 0, the reference of the
+        functional rank, is measured even when not listed.
+    n_shuffles : int
+        >= 0 shuffles of :math:`W_0` per network (seeded by the network seed,
+        stream ``STREAM_SHUFFLE``); 0 skips the test.
+    networks : int or sequence of int, optional
+        which networks of ``result`` (default all).
+    threshold : float
+        of the functional rank, in (0, 1).
+    batch_size, max_bytes : int
+        see :func:`losses`.
+
+    Returns
+    -------
+    Evaluation
+
+    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
+    """
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be an lrbook TrainResult; got {type(result).__name__}")
+    N = result.N
+    if ranks is DEFAULT_RANKS:
+        ranks = range(0, min(25, N) + 1)
+    rk = ranks_arg(ranks, N)
+    n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
+    threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    max_bytes = V.integer("max_bytes", max_bytes, lo=1)
+    idx = _networks(result, networks)
+    model = result.model("final").subset(idx.tolist())
+    _check_task(model, task)
+    batch = eval_batch(task, model.seeds, batch_size)
+    W0 = result.W0[idx].astype(np.float64)
+    dW = result.W[idx].astype(np.float64) - W0
+    U, s, Vt = np.linalg.svd(dW, full_matrices=False)
+    shuffled = [shuffle_entries(W0[j], int(model.seeds[j]), n=n_shuffles) for j in range(len(idx))] \
+        if n_shuffles else []
+    # R = 0 is always measured: it is the reference of the functional rank
+    rk_eval = rk if 0 in rk else np.r_[0, rk]
+    nR = rk_eval.size
+    pairs: list[Pair] = []
+    for j in range(len(idx)):
+        pairs.append((j, partial(_item, W0, j), result.W_in0[idx[j]], result.W_out0[idx[j]]))   # L0
+        pairs.append((j, partial(_add, W0[j], dW[j]), None, None))                              # trained
+        for R in rk_eval:
+            pairs.append((j, partial(_truncated, W0[j], U[j], s[j], Vt[j], int(R)), None, None))
+        for i in range(n_shuffles):
+            pairs.append((j, partial(_add, shuffled[j][i], dW[j]), None, None))
+    out = _pair_losses(model, batch, pairs, max_bytes).reshape(len(idx), 2 + nR + n_shuffles)
+    trunc = out[:, 2:2 + nR]
+    fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    if rk_eval.size != rk.size:
+        trunc = trunc[:, 1:]
+    return Evaluation(networks=idx, ranks=rk, truncation_losses=trunc, functional_rank=fr,
+                      shuffle_losses=out[:, 2 + nR:], L0=out[:, 0], loss_trained=out[:, 1],
+                      threshold=threshold, batch_size=int(batch.u.shape[1]))
+
+
+def truncation_losses(result: TrainResult, task: Task, ranks: Iterable[int] = DEFAULT_RANKS, *,
+                      networks: Iterable[int] | int | None = None, batch_size: int = EVAL_BATCH,
+                      max_bytes: int = MAX_BYTES) -> np.ndarray:
+    r"""Test loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` with the trained ``W_in``, ``W_out``.
+
+    Parameters
+    ----------
+    result : TrainResult
+    task : Task
+    ranks : sequence of int
+        each in 0..N (default R = 0..25, clipped to N).
+    networks : int or sequence of int, optional
+        default all K networks.
+
+    Returns
+    -------
+    ndarray, shape (K, len(ranks))
+
+    Use :func:`lrbook.analysis.functional_rank` on the result (ranks must contain 0),
+    or :func:`evaluate_result`, which also returns it.
+    See :doc:`/book/03_low_rank`.
+    """
+    ev = evaluate_result(result, task, ranks=ranks, n_shuffles=0, networks=networks,
+                         batch_size=batch_size, max_bytes=max_bytes)
+    return ev.truncation_losses
+
+
+def shuffle_losses(result: TrainResult, task: Task, n_shuffles: int = 1, *,
+                   networks: Iterable[int] | int | None = None, batch_size: int = EVAL_BATCH,
+                   max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
+    r"""Shuffle test of trained networks: losses of :math:`\pi(W_0) + \Delta W` and the test L0.
+
+    Returns
+    -------
+    losses : ndarray, shape (K, n_shuffles)
+    L0 : ndarray, shape (K,)
+        loss of the initial network on the same test batch; ``losses / L0[:, None]``
+        is the shuffle ratio (about 1 for g > 0, claim 3). The training-curve L0
+        is ``result.L0``.
+
+    See :doc:`/book/04_randomness`.
+    """
+    n_shuffles = V.integer("n_shuffles", n_shuffles, lo=1)
+    ev = evaluate_result(result, task, ranks=[0], n_shuffles=n_shuffles, networks=networks,
+                         batch_size=batch_size, max_bytes=max_bytes)
+    return ev.shuffle_losses, ev.L0

@@ -1,0 +1,267 @@
+"""The ``lrbook`` command line.
+
+``lrbook train TASK ...`` trains an ensemble of networks with the paper's defaults
+and prints, per network, the analyses of the book (JSON with ``--json``). Exit
+codes: 0 success, 2 bad arguments (one line on stderr), 3 training diverged.
+
+Adding a command: write ``add_<name>_command(subparsers)`` that registers its
+sub-parser and sets ``handler=`` (or ``func=``; a function ``args -> exit code``), and
+append it to :data:`COMMANDS`. Reuse :func:`add_network_arguments` and
+:func:`task_from_args` for the shared options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from ._version import __version__
+from .experiments.cli import add_parser as add_sweep_command
+from .tasks import TASKS
+
+#: Exit codes.
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+
+#: Paper defaults by task: neurons and epochs.
+DEFAULT_NEURONS = {"flipflop": 256, "mante": 256, "romo": 256, "fixedpoint": 1024, "cosine": 256}
+DEFAULT_EPOCHS = {"flipflop": 1000, "mante": 2000, "romo": 6000, "fixedpoint": 200, "cosine": 1000}
+#: Keys of one network's JSON record, in order.
+RECORD_KEYS = ("task", "g", "N", "seed", "epochs", "L0", "final_loss", "convergence_epoch", "norm_dW",
+               "singular_values", "truncation_losses", "functional_rank", "shuffle_loss_ratio", "seconds")
+#: Truncation ranks analysed (R = 0..25, the paper's) and shown (R = 0..10).
+MAX_RANK, SHOWN_RANK, SHOWN_SV = 25, 10, 10
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr (exit code 2), without the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+# --------------------------------------------------------------------------- argument types
+def real_arg(name: str, *, lo: float | None = None, hi: float | None = None,
+             lo_open: bool = False, hi_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite real in an interval; errors name ``name`` and the range."""
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+    want = f"a finite number {' and '.join(parts)}".rstrip()
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {want}; got {text!r}") from None
+        bad = not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo))) \
+            or (hi is not None and (v > hi or (hi_open and v == hi)))
+        if bad:
+            raise argparse.ArgumentTypeError(f"{name} must be {want}; got {text}")
+        return v
+    return parse
+
+
+def int_arg(name: str, *, lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer in ``[lo, hi]``."""
+    rng = " and ".join(s for s in ((f">= {lo}" if lo is not None else ""),
+                                   (f"<= {hi}" if hi is not None else "")) if s)
+    want = f"an integer {rng}".rstrip()
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be {want}; got {text!r}") from None
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{name} must be {want}; got {v}")
+        return v
+    return parse
+
+
+# --------------------------------------------------------------------------- shared options
+def add_network_arguments(p: argparse.ArgumentParser) -> None:
+    """TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --threads, --progress."""
+    p.add_argument("task", metavar="TASK", choices=tuple(TASKS),
+                   help=f"one of {', '.join(TASKS)}")
+    p.add_argument("--g", nargs="+", type=real_arg("g", lo=0.0), default=[0.0], metavar="G",
+                   help="initial connectivity strength(s), >= 0 (< 1 for fixedpoint); default 0")
+    p.add_argument("--neurons", "-N", type=int_arg("neurons", lo=1), default=None, metavar="N",
+                   help="neurons per network, >= 1; default the paper's (256; 1024 for fixedpoint)")
+    p.add_argument("--epochs", type=int_arg("epochs", lo=1), default=None, metavar="E",
+                   help="parameter updates, >= 1; default the paper's (flipflop 1000, mante 2000, "
+                        "romo 6000, fixedpoint 200, cosine 1000)")
+    p.add_argument("--seeds", type=int_arg("seeds", lo=1), default=1, metavar="K",
+                   help="networks per g, >= 1 (seeds S..S+K-1); default 1")
+    p.add_argument("--seed", type=int_arg("seed", lo=0), default=0, metavar="S",
+                   help="first seed, >= 0; default 0")
+    p.add_argument("--lr", type=real_arg("lr", lo=0.0, lo_open=True), default=None,
+                   help="learning rate, > 0; default the paper's (Adam 0.05/N; SGD lr0 (1-g^2)^2 for "
+                        "fixedpoint; 0.2/0.15/0.05 at g 0/0.4/0.8 for cosine)")
+    p.add_argument("--zhat", type=real_arg("zhat"), default=None, metavar="Z",
+                   help="target output of the fixedpoint task (only there); default 1")
+    p.add_argument("--threads", type=int_arg("threads", lo=1), default=None, metavar="T",
+                   help="torch threads; default torch's")
+    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+
+
+def task_from_args(args: argparse.Namespace):
+    """The Task of parsed arguments; ValueError (exit 2) for inconsistent options."""
+    from .tasks import make_task
+
+    params = {}
+    if args.zhat is not None:
+        if args.task != "fixedpoint":
+            raise ValueError(f"--zhat applies only to the fixedpoint task; got task {args.task}")
+        params["z_hat"] = args.zhat
+    if args.task == "fixedpoint":
+        bad = [g for g in args.g if g >= 1.0]
+        if bad:
+            raise ValueError(f"g must be in [0, 1) for fixedpoint (a linear network with g >= 1 has no "
+                             f"stable fixed point); got {bad[0]:g}")
+    return make_task(args.task, **params)
+
+
+# --------------------------------------------------------------------------- train
+def add_train_command(sub) -> None:
+    """Register ``lrbook train``."""
+    p = sub.add_parser(
+        "train", help="train networks on a task and analyse them",
+        description="Train len(g) x K networks of TASK in one ensemble with the paper's defaults "
+                    "and analyse each: loss, ||dW||, singular values of dW, rank-R truncation, "
+                    "shuffle test.",
+        epilog="Per network: L0 and final_loss are training-curve losses; convergence_epoch is the "
+               "first epoch with loss < 0.05 L0 (-1: never); truncation_losses are test losses (512 "
+               "trials, seed stream 'eval') of W0 + SVD_R(dW) for R = 0..10 with the trained W_in, "
+               "W_out; functional_rank is the smallest R <= 25 whose loss is < 0.05 loss(R=0) (-1: "
+               "none); shuffle_loss_ratio is the test loss of shuffled W0 + dW over the initial "
+               "network's test loss; seconds is the ensemble's wall time shared equally. "
+               "Exit codes: 2 bad arguments, 3 training diverged.")
+    add_network_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON array (an object per network)")
+    p.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of ``lrbook train``: returns the exit code."""
+    import torch
+
+    from .analysis import reports_from_result
+    from .training import model_for, train
+
+    task = task_from_args(args)
+    N = args.neurons if args.neurons is not None else DEFAULT_NEURONS[args.task]
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    gs = [g for g in args.g for _ in seeds]
+    sd = [s for _ in args.g for s in seeds]
+    old_threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        t0 = time.perf_counter()
+        model = model_for(task, N, gs, sd)
+        result = train(model, task, epochs, lr=args.lr, progress=args.progress)
+        reports = reports_from_result(result, task, ranks=range(0, min(MAX_RANK, N) + 1), n_shuffles=1)
+        seconds = (time.perf_counter() - t0) / len(gs)
+    finally:
+        torch.set_num_threads(old_threads)
+    records = []
+    for k, rep in enumerate(reports):
+        s = rep.summary(n_sv=SHOWN_SV, max_rank=SHOWN_RANK)
+        rec = {"task": task.name, "g": float(result.g[k]), "N": int(N), "seed": int(result.seeds[k]),
+               "epochs": int(epochs), **s, "seconds": float(seconds)}
+        records.append({key: rec[key] for key in RECORD_KEYS})
+    if args.json:
+        print(json.dumps(records, allow_nan=False))
+    else:
+        print(format_table(records))
+    return EXIT_OK
+
+
+def _fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_table(records: Sequence[dict]) -> str:
+    """A readable table of ``lrbook train`` records."""
+    head = ("task", "g", "N", "seed", "epochs", "L0", "final", "conv", "|dW|", "s1", "s2", "s3",
+            "rank", "shuf/L0", "sec")
+    rows = [head]
+    for r in records:
+        sv = list(r["singular_values"]) + [None] * 3
+        rows.append((r["task"], _fmt(r["g"], ".2f"), str(r["N"]), str(r["seed"]), str(r["epochs"]),
+                     _fmt(r["L0"], ".4f"), _fmt(r["final_loss"], ".2e"), str(r["convergence_epoch"]),
+                     _fmt(r["norm_dW"], ".3f"), _fmt(sv[0], ".3f"), _fmt(sv[1], ".3f"), _fmt(sv[2], ".3f"),
+                     str(r["functional_rank"]), _fmt(r["shuffle_loss_ratio"], ".3f"), _fmt(r["seconds"], ".1f")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.append("conv: first epoch with training loss < 0.05 L0 (-1 never); s1..s3: top singular values "
+                 "of dW; rank: functional rank (-1 none up to R = 25); shuf/L0: test loss of shuffled W0 + dW "
+                 "over the initial test loss.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+#: Sub-command registration functions (one per command).
+COMMANDS: list[Callable] = [add_train_command, add_sweep_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lrbook`` parser with every command of :data:`COMMANDS`."""
+    parser = _Parser(prog="lrbook", description="Low-rank learning in RNNs (Schuessler et al., NeurIPS "
+                                                "2020): train and analyse networks.")
+    parser.add_argument("--version", action="version", version=f"lrbook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises SystemExit).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        arguments without the program name (default ``sys.argv[1:]``).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as exc:                          # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from .training import TrainingDivergedError
+
+    prog = f"lrbook {args.command}"
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)   # either name works
+    if handler is None:                                # pragma: no cover - a registration bug
+        print(f"{prog}: error: command has no handler", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except TrainingDivergedError as exc:
+        print(f"{prog}: error: {_one_line(str(exc))}; try a smaller --lr or g", file=sys.stderr)
+        return EXIT_DIVERGED
+    except (ValueError, TypeError) as exc:
+        print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                            # e.g. `lrbook train ... | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

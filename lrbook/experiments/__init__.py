@@ -1,0 +1,24 @@
+"""Experiments: configurations, a safe on-disk cache, cached ensemble runs and sweeps.
+
+- :class:`EnsembleConfig` / :class:`NetworkConfig`: what to train, with a stable key;
+- :class:`ResultCache`: one verified, atomically written ``.npz`` per network;
+- :func:`run_ensemble`: train only what the cache lacks, return an :class:`EnsembleResult`;
+- :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor;
+- :func:`nonlinear_sweep`, :func:`nscaling_sweep`: the paper's sweeps per scale.
+
+Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+"""
+
+from __future__ import annotations
+
+from .cache import CacheWarning, NetworkResult, ResultCache
+from .config import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
+from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
+from .run import EnsembleResult, run_ensemble, stack, summaries, train_networks
+from .sweep import SweepResult, sweep
+
+__all__ = [
+    "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
+    "CacheWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack", "summaries",
+    "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
+]

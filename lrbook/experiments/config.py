@@ -1,0 +1,348 @@
+"""Experiment configurations: what to train, validated, serialisable, with a stable key.
+
+An :class:`EnsembleConfig` describes the grid ``g x seeds`` of networks trained on one
+task with one set of hyper-parameters; a :class:`NetworkConfig` is one network of it
+(one ``g``, one ``seed``). Results are cached per network, under
+:attr:`NetworkConfig.key`, so an ensemble is only a grouping of networks: two
+ensembles that share a network share its cached result.
+
+The key is the sha256 of the canonical JSON (sorted keys, no blanks) of the
+configuration together with the lrbook version (:data:`lrbook.__version__`) and
+:data:`SCHEMA_VERSION`, so a new release of the code, or a new layout of the stored
+results, never reads an old result as its own.
+
+Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _validate as V
+from .._version import __version__
+from ..engine import PHIS
+from ..models import PARAMS
+from ..tasks import TASKS, Task, make_task
+from ..training import OPTIMIZERS, default_batch_size, default_optimizer
+
+#: Version of the layout of configurations and stored results; part of every key.
+SCHEMA_VERSION = 1
+
+#: Significant digits kept of ``g`` and ``lr`` (so ``0.3 * 3`` and ``0.9`` are one key).
+FLOAT_DIGITS = 12
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no blanks; NaN and inf are refused."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _round(x: float) -> float:
+    return float(f"{float(x):.{FLOAT_DIGITS}g}")
+
+
+def _canonical_task(task: str | Task, task_params: Mapping[str, Any] | Sequence | None
+                    ) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """Resolve a task name (or object) and parameters into ``(name, sorted full params)``.
+
+    Every parameter the task has is listed, defaults included, with floats as
+    floats and sequences as tuples, so equal tasks give equal keys.
+    """
+    if isinstance(task, Task):
+        if task_params:
+            raise ValueError("task_params must be empty when task is a Task object; "
+                             f"got {dict(task_params)!r}")
+        params = task.params()
+        name = params.pop("name")
+    else:
+        if not isinstance(task, str):
+            raise TypeError(f"task must be a task name or an lrbook Task; got {task!r}")
+        name = V.choice("task", task, TASKS)
+        params = dict(task_params or {})
+    cls = TASKS[name]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in params:
+        if k not in fields:
+            raise ValueError(f"task_params has no parameter {k!r} for task {name}; "
+                             f"allowed: {', '.join(fields)}")
+    full = {}
+    for k, f in fields.items():
+        v = params.get(k, f.default)
+        full[k] = _like(v, f.default)
+    obj = make_task(name, **full)                        # validates the values
+    canon = {k: _like(v, fields[k].default) for k, v in obj.params().items() if k != "name"}
+    return name, tuple(sorted(canon.items()))
+
+
+def _like(v: Any, default: Any) -> Any:
+    """Cast ``v`` to the type of the field default (float, int, tuple of those)."""
+    if isinstance(v, (list, tuple)):
+        ref = default[0] if isinstance(default, tuple) and default else None
+        return tuple(_like(x, ref) for x in v)
+    if isinstance(default, float) and isinstance(v, numbers.Real) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(default, int) and not isinstance(default, bool) \
+            and isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _resolve_common(name: str, task_params: tuple, N, epochs, lr, optimizer, batch_size,
+                    trained, phi, snapshot_every) -> dict[str, Any]:
+    """Validate and fill in the hyper-parameters shared by both config classes."""
+    task = make_task(name, **dict(task_params))
+    out: dict[str, Any] = {}
+    out["N"] = V.integer("N", N, lo=1)
+    out["epochs"] = V.integer("epochs", epochs, lo=1)
+    out["lr"] = None if lr is None else _round(V.real("lr", lr, lo=0.0, lo_open=True))
+    out["optimizer"] = V.choice("optimizer", optimizer if optimizer is not None
+                                else default_optimizer(task), OPTIMIZERS)
+    out["batch_size"] = V.integer("batch_size", batch_size if batch_size is not None
+                                  else default_batch_size(task), lo=1)
+    if trained is None:
+        trained = task.default_trained
+    if isinstance(trained, str):
+        trained = (trained,)
+    trained = tuple(trained)
+    for p in trained:
+        V.choice("trained", p, PARAMS)
+    if not trained:
+        raise ValueError("trained must name at least one of W_in, W, W_out; got ()")
+    out["trained"] = tuple(p for p in PARAMS if p in trained)
+    if phi is None:
+        phi = "linear" if name in ("fixedpoint", "cosine") else "tanh"
+    out["phi"] = V.choice("phi", phi, PHIS)
+    out["snapshot_every"] = None if snapshot_every is None else \
+        V.integer("snapshot_every", snapshot_every, lo=1)
+    return out
+
+
+def _key(kind: str, body: dict) -> str:
+    payload = {"schema": SCHEMA_VERSION, "lrbook": __version__, "kind": kind, "config": body}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """One network to train: a task, a size, one ``g``, one ``seed`` and the training rule.
+
+    Defaults left as ``None`` are resolved to the paper's choices on construction
+    (optimizer, batch size, trained weights, nonlinearity), so equal experiments
+    compare equal and share a :attr:`key`. ``lr=None`` stays ``None``: the paper's
+    rule :func:`lrbook.training.default_lr` for the task, ``N`` and ``g``.
+
+    Parameters
+    ----------
+    task : str or Task
+        a name of :data:`lrbook.tasks.TASKS` or a task object.
+    task_params : mapping, optional
+        task parameters (defaults filled in; stored as sorted ``(name, value)`` pairs).
+    N : int
+        neurons, >= 1.
+    g : float
+        initial connectivity strength, >= 0.
+    seed : int
+        network seed, >= 0 (initialisation and training data).
+    epochs : int
+        parameter updates, >= 1.
+    lr : float, optional
+        learning rate, > 0; ``None`` for the paper's rule.
+    optimizer : {"adam", "sgd"}, optional
+    batch_size : int, optional
+    trained : sequence of {"W_in", "W", "W_out"}, optional
+    phi : {"tanh", "linear"}, optional
+    snapshot_every : int, optional
+        also store ``W`` every this many epochs.
+
+    Raises
+    ------
+    ValueError, TypeError
+        naming the parameter, the value and the allowed range.
+    """
+
+    task: str
+    task_params: tuple = ()
+    N: int = 256
+    g: float = 0.0
+    seed: int = 0
+    epochs: int = 1000
+    lr: float | None = None
+    optimizer: str | None = None
+    batch_size: int | None = None
+    trained: tuple[str, ...] | None = None
+    phi: str | None = None
+    snapshot_every: int | None = None
+
+    def __post_init__(self) -> None:
+        name, params = _canonical_task(self.task, self.task_params)
+        resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
+                                   self.batch_size, self.trained, self.phi, self.snapshot_every)
+        resolved.update(task=name, task_params=params,
+                        g=_round(V.real("g", self.g, lo=0.0)),
+                        seed=V.integer("seed", self.seed, lo=0))
+        for k, v in resolved.items():
+            object.__setattr__(self, k, v)
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def task_kwargs(self) -> dict[str, Any]:
+        """Task parameters as a dict (for :func:`lrbook.tasks.make_task`)."""
+        return dict(self.task_params)
+
+    def make_task(self) -> Task:
+        """The task object."""
+        return make_task(self.task, **self.task_kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``NetworkConfig.from_dict(c.to_dict()) == c``."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
+        d["trained"] = list(self.trained or ())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NetworkConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        return _from_dict(cls, d)
+
+    @property
+    def key(self) -> str:
+        """sha256 hex digest identifying this network's result (64 characters)."""
+        return _key("network", self.to_dict())
+
+    @property
+    def group_key(self) -> tuple:
+        """Everything but ``g``, ``seed`` and ``lr``: networks with equal group keys
+        can be trained together in one ensemble."""
+        d = self.to_dict()
+        for k in ("g", "seed", "lr"):
+            d.pop(k)
+        return (canonical_json(d),)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """The networks ``g x seeds`` (g-major order) trained alike on one task.
+
+    Network ``k = i * len(seeds) + j`` has ``g[i]`` and ``seeds[j]``; networks that share a
+    seed share the random matrix chi (``W0 = g chi``). See :class:`NetworkConfig` for
+    the other parameters.
+
+    Parameters
+    ----------
+    g : float or sequence of float
+        strengths, each >= 0, no repeats.
+    seeds : int or sequence of int
+        seeds, each >= 0, no repeats.
+
+    Examples
+    --------
+    >>> cfg = EnsembleConfig("flipflop", N=32, g=(0.0, 0.9), seeds=(0, 1), epochs=50)
+    >>> cfg.K, [(n.g, n.seed) for n in cfg.networks()]
+    (4, [(0.0, 0), (0.0, 1), (0.9, 0), (0.9, 1)])
+    """
+
+    task: str
+    task_params: tuple = ()
+    N: int = 256
+    g: tuple[float, ...] = (0.0,)
+    seeds: tuple[int, ...] = (0,)
+    epochs: int = 1000
+    lr: float | None = None
+    optimizer: str | None = None
+    batch_size: int | None = None
+    trained: tuple[str, ...] | None = None
+    phi: str | None = None
+    snapshot_every: int | None = None
+
+    def __post_init__(self) -> None:
+        name, params = _canonical_task(self.task, self.task_params)
+        resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
+                                   self.batch_size, self.trained, self.phi, self.snapshot_every)
+        gs = tuple(_round(x) for x in V.real_sequence("g", self.g, lo=0.0))
+        seeds = self.seeds
+        if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+            seeds = (seeds,)
+        if not isinstance(seeds, Sequence) and not hasattr(seeds, "__len__"):
+            raise TypeError(f"seeds must be an integer or a sequence of integers; got {seeds!r}")
+        seeds = tuple(V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds))
+        if not seeds:
+            raise ValueError(f"seeds must be non-empty; got {self.seeds!r}")
+        for nm, vals in (("g", gs), ("seeds", seeds)):
+            if len(set(vals)) != len(vals):
+                raise ValueError(f"{nm} must not repeat a value; got {vals!r}")
+        resolved.update(task=name, task_params=params, g=gs, seeds=seeds)
+        for k, v in resolved.items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def K(self) -> int:
+        """Number of networks, ``len(g) * len(seeds)``."""
+        return len(self.g) * len(self.seeds)
+
+    @property
+    def task_kwargs(self) -> dict[str, Any]:
+        """Task parameters as a dict."""
+        return dict(self.task_params)
+
+    def make_task(self) -> Task:
+        """The task object."""
+        return make_task(self.task, **self.task_kwargs)
+
+    def networks(self) -> list[NetworkConfig]:
+        """The K network configs, g-major: ``[(g0, s0), (g0, s1), ..., (g1, s0), ...]``."""
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("g", "seeds")}
+        return [NetworkConfig(g=g, seed=s, **common) for g in self.g for s in self.seeds]
+
+    def __iter__(self) -> Iterator[NetworkConfig]:
+        return iter(self.networks())
+
+    def __len__(self) -> int:
+        return self.K
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``EnsembleConfig.from_dict(c.to_dict()) == c``."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
+        d["trained"] = list(self.trained or ())
+        d["g"] = list(self.g)
+        d["seeds"] = list(self.seeds)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EnsembleConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        return _from_dict(cls, d)
+
+    @property
+    def key(self) -> str:
+        """sha256 hex digest of the whole ensemble (its networks are cached one by one
+        under :attr:`NetworkConfig.key`)."""
+        return _key("ensemble", self.to_dict())
+
+    def replace(self, **changes: Any) -> EnsembleConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _from_dict(cls, d: Mapping[str, Any]):
+    if not isinstance(d, Mapping):
+        raise TypeError(f"config must be a mapping; got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(d) - names
+    if extra:
+        raise ValueError(f"config has unknown field(s) {sorted(extra)}; allowed: {', '.join(sorted(names))}")
+    return cls(**d)

@@ -1,0 +1,217 @@
+"""Cached ensemble runs: train only the networks the cache lacks, in one ensemble.
+
+Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..training import TrainResult, default_lr, model_for, train
+from .cache import NetworkResult, ResultCache, split_result
+from .config import EnsembleConfig, NetworkConfig
+
+
+@dataclass
+class EnsembleResult(TrainResult):
+    """A :class:`~lrbook.training.TrainResult` stacked over the K networks of a config.
+
+    All the arrays, properties (``dW``, ``L0``, ``final_loss``, ``diverged``) and
+    :meth:`model` of :class:`~lrbook.training.TrainResult` apply, network ``k`` being
+    ``networks[k]``. Weights are float32; ``seconds`` is the training time of these
+    networks, whenever they were trained (each network is charged an equal share of
+    its ensemble's time).
+
+    Attributes
+    ----------
+    ensemble : EnsembleConfig or None
+        the config, when the result comes from :func:`run_ensemble`.
+    networks : tuple of NetworkConfig
+        one per network, in order.
+    from_cache : ndarray of bool, shape (K,)
+        True for networks read from the cache, False for those trained by this call.
+    """
+
+    ensemble: EnsembleConfig | None = None
+    networks: tuple[NetworkConfig, ...] = ()
+    from_cache: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def keys(self) -> list[str]:
+        """Cache key of each network."""
+        return [c.key for c in self.networks]
+
+    @property
+    def n_trained(self) -> int:
+        """How many networks this call trained (0 when all came from the cache)."""
+        return int(np.sum(~self.from_cache))
+
+    def part(self, k: int) -> TrainResult:
+        """Network ``k`` alone, as a one-network TrainResult."""
+        return _slice(self, k)
+
+
+def _slice(r: TrainResult, k: int) -> TrainResult:
+    sl = slice(k, k + 1)
+    return TrainResult(
+        loss=r.loss[:, sl], grad_norm=r.grad_norm[:, sl], W0=r.W0[sl], W=r.W[sl],
+        W_in0=r.W_in0[sl], W_in=r.W_in[sl], W_out0=r.W_out0[sl], W_out=r.W_out[sl],
+        g=r.g[sl], seeds=r.seeds[sl], lr=r.lr[sl], config=r.config,
+        seconds=r.seconds / max(r.K, 1), diverged_epoch=r.diverged_epoch[sl],
+        snapshots=None if r.snapshots is None else r.snapshots[:, sl],
+        snapshot_epochs=r.snapshot_epochs)
+
+
+def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None) -> EnsembleResult:
+    """Stack per-network results (same task, N, epochs, training rule) into one.
+
+    Raises
+    ------
+    ValueError
+        if ``parts`` is empty or the networks cannot be stacked (different shapes or
+        training configs).
+    """
+    if not parts:
+        raise ValueError("parts must hold at least one network result; got none")
+    rs = [p.result for p in parts]
+    base = rs[0].config
+    for p, r in zip(parts, rs):
+        if r.config != base or r.W.shape != rs[0].W.shape:
+            raise ValueError(f"parts must share task, N and training config; network "
+                             f"(g={p.config.g}, seed={p.config.seed}) differs from the first")
+    cat = lambda name, axis=0: np.concatenate([getattr(r, name) for r in rs], axis=axis)
+    snaps = None
+    if all(r.snapshots is not None for r in rs):
+        snaps = cat("snapshots", axis=1)
+    return EnsembleResult(
+        loss=cat("loss", 1), grad_norm=cat("grad_norm", 1), W0=cat("W0"), W=cat("W"),
+        W_in0=cat("W_in0"), W_in=cat("W_in"), W_out0=cat("W_out0"), W_out=cat("W_out"),
+        g=cat("g"), seeds=cat("seeds"), lr=cat("lr"), config=base,
+        seconds=float(sum(r.seconds for r in rs)), diverged_epoch=cat("diverged_epoch"),
+        snapshots=snaps,
+        snapshot_epochs=rs[0].snapshot_epochs if snaps is not None else np.zeros(0, dtype=np.int64),
+        ensemble=ensemble, networks=tuple(p.config for p in parts),
+        from_cache=np.array([p.from_cache for p in parts], dtype=bool))
+
+
+def as_cache(cache: bool | str | os.PathLike | ResultCache | None) -> ResultCache | None:
+    """``True`` -> the default cache, ``False``/``None`` -> no cache, a path -> that folder."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return ResultCache()
+    if isinstance(cache, ResultCache):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        return ResultCache(cache)
+    raise TypeError(f"cache must be a bool, a folder or a ResultCache; got {cache!r}")
+
+
+def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | None = None,
+                   progress: bool = False, threads: int | None = None) -> list[NetworkResult]:
+    """Train compatible networks together in ONE ensemble, and store each result.
+
+    Diverging networks do not stop the others (``on_divergence="stop"``): their
+    divergence epoch is recorded and stored like any result.
+
+    Parameters
+    ----------
+    configs : sequence of NetworkConfig
+        all with the same :attr:`NetworkConfig.group_key` (task, N, epochs, optimizer,
+        batch size, trained weights, phi, snapshots); ``g``, ``seed`` and ``lr`` may differ.
+    cache : ResultCache, optional
+        where each result is written atomically as soon as the ensemble finishes.
+    progress : bool
+        tqdm bar over epochs.
+    threads : int, optional
+        torch threads while training (see :func:`lrbook.training.train`).
+
+    Returns
+    -------
+    list of NetworkResult
+        in the order of ``configs``.
+    """
+    configs = list(configs)
+    if not configs:
+        return []
+    if not all(isinstance(c, NetworkConfig) for c in configs):
+        raise TypeError("configs must be NetworkConfig objects")
+    gk = configs[0].group_key
+    for c in configs[1:]:
+        if c.group_key != gk:
+            raise ValueError("configs must share task, N, epochs, optimizer, batch_size, trained, "
+                             f"phi and snapshot_every to train together; {c} differs from {configs[0]}")
+    c0 = configs[0]
+    task = c0.make_task()
+    model = model_for(task, c0.N, [c.g for c in configs], [c.seed for c in configs],
+                      phi=c0.phi, trained=c0.trained)
+    lrs = [c.lr if c.lr is not None else float(default_lr(task, c0.N, c.g)[0]) for c in configs]
+    result = train(model, task, c0.epochs, lr=lrs, optimizer=c0.optimizer,
+                   batch_size=c0.batch_size, snapshot_every=c0.snapshot_every,
+                   on_divergence="stop", progress=progress, threads=threads)
+    parts = split_result(result, configs)
+    if cache is not None:
+        for p in parts:
+            cache.save(p)
+    return parts
+
+
+def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | ResultCache = True,
+                 progress: bool = False, threads: int | None = None) -> EnsembleResult:
+    """Train (or load) the networks of ``config``; only the missing ones are trained.
+
+    Networks found in the cache (verified: version, config, checksum) are read;
+    the others are trained together in one ensemble with
+    :func:`lrbook.training.train` (``on_divergence="stop"``), and each is written to
+    the cache atomically as soon as that ensemble finishes. Running the same config
+    twice trains nothing the second time and returns bit-identical arrays.
+
+    Parameters
+    ----------
+    config : EnsembleConfig
+    cache : bool, str, PathLike or ResultCache
+        True (default): :func:`lrbook.config.cache_dir`; False: train everything and
+        write nothing; a folder or a :class:`ResultCache`: use it.
+    progress : bool
+        tqdm bar over epochs while training.
+    threads : int, optional
+        torch threads while training.
+
+    Returns
+    -------
+    EnsembleResult
+        networks in the config's order (g-major); ``from_cache`` tells which were read.
+
+    Examples
+    --------
+    >>> cfg = EnsembleConfig("flipflop", N=32, g=(0.0, 0.9), seeds=(0,), epochs=20)
+    >>> res = run_ensemble(cfg, cache=False)
+    >>> res.W.shape, res.loss.shape
+    ((2, 32, 32), (20, 2))
+    """
+    if not isinstance(config, EnsembleConfig):
+        raise TypeError(f"config must be an EnsembleConfig; got {type(config).__name__}")
+    store = as_cache(cache)
+    nets = config.networks()
+    parts: list[NetworkResult | None] = [store.load(c) if store is not None else None for c in nets]
+    missing = [i for i, p in enumerate(parts) if p is None]
+    if missing:
+        fresh = train_networks([nets[i] for i in missing], cache=store, progress=progress,
+                               threads=threads)
+        for i, p in zip(missing, fresh):
+            parts[i] = p
+    return stack(parts, ensemble=config)  # type: ignore[arg-type]
+
+
+def summaries(result: EnsembleResult) -> list[dict[str, Any]]:
+    """One summary dict per network (see :meth:`NetworkResult.summary`), with g and seed."""
+    out = []
+    for k, cfg in enumerate(result.networks):
+        nr = NetworkResult(cfg, _slice(result, k))
+        out.append({"g": cfg.g, "seed": cfg.seed, "key": cfg.key, **nr.summary()})
+    return out

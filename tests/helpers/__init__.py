@@ -1,0 +1,1 @@
+"""Shared helpers of the experiments tests (tiny configs, array comparison, child sweeps)."""
