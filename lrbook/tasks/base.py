@@ -51,6 +51,13 @@ class Task:
 
     def __post_init__(self) -> None:
         V.real("dt", self.dt, lo=0.0, hi=1.0, lo_open=True)
+        # sequences are stored as tuples, so tasks stay hashable and params() round-trips
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, list):
+                object.__setattr__(self, f.name, tuple(v))
+            elif isinstance(v, np.ndarray):
+                object.__setattr__(self, f.name, tuple(v.tolist()))
         self._validate()
 
     # -- to be provided by subclasses -------------------------------------------------

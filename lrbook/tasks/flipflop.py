@@ -73,9 +73,12 @@ class FlipFlop(Task):
             V.multiple_of_dt(nm, getattr(self, nm), self.dt)
         V.real("fixation", self.fixation, lo=0.0)
         V.multiple_of_dt("fixation", self.fixation, self.dt)
-        iv = V.real_sequence("interval", list(self.interval), lo=0.0)
+        iv = V.real_sequence("interval", self.interval, lo=0.0)
         if len(iv) != 2 or iv[0] > iv[1]:
             raise ValueError(f"interval must be a pair (lo, hi) with 0 <= lo <= hi; got {self.interval!r}")
+        if self.decision_delay + iv[0] < self.pulse:
+            raise ValueError(f"decision_delay + interval[0] must be >= pulse = {self.pulse} (pulses must not "
+                             f"overlap); got {self.decision_delay + iv[0]}")
         V.real("amplitude", self.amplitude)
         V.real("level", self.level)
         if self.fixation + self.pulse > self.t_max:

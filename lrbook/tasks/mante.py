@@ -65,7 +65,7 @@ class ContextIntegration(Task):
         for nm in ("stimulus", "decision"):
             V.real(nm, getattr(self, nm), lo=0.0, lo_open=True)
             V.multiple_of_dt(nm, getattr(self, nm), self.dt)
-        V.real_sequence("coherences", list(self.coherences), lo=0.0, lo_open=True)
+        V.real_sequence("coherences", self.coherences, lo=0.0, lo_open=True)
         V.real("noise_std", self.noise_std, lo=0.0)
         V.real("level", self.level)
 

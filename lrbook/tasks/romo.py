@@ -62,10 +62,10 @@ class WorkingMemory(Task):
         for nm in ("stimulus", "decision"):
             V.real(nm, getattr(self, nm), lo=0.0, lo_open=True)
             V.multiple_of_dt(nm, getattr(self, nm), self.dt)
-        d = V.real_sequence("delay", list(self.delay), lo=0.0)
+        d = V.real_sequence("delay", self.delay, lo=0.0)
         if len(d) != 2 or d[0] > d[1]:
             raise ValueError(f"delay must be a pair (lo, hi) with 0 <= lo <= hi; got {self.delay!r}")
-        a = V.real_sequence("amplitude", list(self.amplitude))
+        a = V.real_sequence("amplitude", self.amplitude)
         if len(a) != 2 or a[0] > a[1]:
             raise ValueError(f"amplitude must be a pair (lo, hi) with lo <= hi; got {self.amplitude!r}")
         V.real("min_diff", self.min_diff, lo=0.0)

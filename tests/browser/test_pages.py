@@ -1,0 +1,208 @@
+"""The built book, as a reader's browser sees it (headless Chromium via Playwright).
+
+Run after ``make book``: ``make browser-test`` (or ``pytest tests/browser``). The
+default ``pytest`` run does not collect this folder (``norecursedirs``). Without
+a built book or a Chromium, the tests skip — unless ``LRBOOK_BROWSER_REQUIRED=1``
+(set by ``make browser-test`` and CI), when they fail instead.
+
+For every page of ``_toc.yml``: it loads over HTTP with no failed request, its
+math is typeset by the bundled MathJax (SVG, no raw TeX left), every image has
+decoded pixels, a notebook page shows one figure per figure cell of its source
+and no error or stderr output, and the "next" link opens the next page of the
+table of contents. A full-page screenshot of each page goes to
+``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+REQUIRED = os.environ.get("LRBOOK_BROWSER_REQUIRED", "") not in ("", "0")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+
+
+def _unavailable(why: str):
+    if REQUIRED:
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why)
+
+
+def toc_pages() -> list[str]:
+    """Docnames of _toc.yml in reading order (root first)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    out = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                out.append(node["file"])
+            for key, value in node.items():
+                if key != "file":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return [str(Path(p).with_suffix("")) for p in out]
+
+
+PAGES = toc_pages()
+
+
+def figure_cells(docname: str) -> int | None:
+    """Number of code cells with figure metadata in a notebook page, None for plain pages."""
+    src = ROOT / f"{docname}.md"
+    text = src.read_text(encoding="utf-8") if src.exists() else ""
+    if "kernelspec:" not in text.split("\n---", 1)[0]:
+        return None
+    return len(re.findall(r"^mystnb:\s*\n\s+figure:", text, flags=re.M))
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (HTML / "index.html").exists():
+        _unavailable(f"no built book in {HTML}: run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (make browser-test installs it)")
+    exe = os.environ.get("LRBOOK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        _unavailable(f"no Chromium at {exe}: apt-get install chromium")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture()
+def page(browser, site):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    p.failed = []
+    p.on("requestfailed", lambda r: p.failed.append(f"{r.url} ({r.failure})"))
+    p.on("response", lambda r: r.status >= 400 and p.failed.append(f"{r.url} (HTTP {r.status})"))
+    p.on("pageerror", lambda e: p.failed.append(f"page error: {e}"))
+    yield p
+    context.close()
+
+
+TEXT_WITHOUT_CODE = """() => {
+  const main = document.querySelector('main') || document.body;
+  const copy = main.cloneNode(true);
+  copy.querySelectorAll('pre, code, .highlight, mjx-container, script, style')
+      .forEach(e => e.remove());
+  return copy.textContent;
+}"""
+
+WAIT_FOR_MATHJAX = """async () => {
+  if (!document.querySelector('.math')) return 'no math';
+  for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+    await new Promise(r => setTimeout(r, 50));
+  if (!(window.MathJax && MathJax.startup)) return 'MathJax did not load';
+  await MathJax.startup.promise;
+  return 'typeset';
+}"""
+
+IMAGES = """() => Array.from(document.querySelectorAll('main img')).map(img => ({
+  src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0 && img.naturalHeight > 0,
+  w: img.naturalWidth, h: img.naturalHeight}))"""
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_renders(page, site, docname):
+    response = page.goto(f"{site}/{docname}.html", wait_until="load")
+    assert response is not None and response.ok, f"{docname}: HTTP {response and response.status}"
+    state = page.evaluate(WAIT_FOR_MATHJAX)
+    assert state in ("typeset", "no math"), f"{docname}: {state}"
+    page.wait_for_load_state("networkidle")
+
+    title = page.locator("main h1").first.inner_text()
+    assert title.strip(), f"{docname}: no title"
+
+    # math: SVG output of the bundled MathJax, no raw TeX delimiters left in the prose
+    if page.locator(".math").count():
+        assert page.locator("mjx-container svg").count() >= page.locator(".math").count(), \
+            f"{docname}: some math was not typeset"
+        mathjax_src = page.evaluate(
+            "() => Array.from(document.scripts).map(s => s.src).filter(s => /tex-svg/.test(s))")
+        assert mathjax_src and all(s.startswith(site) for s in mathjax_src), \
+            f"{docname}: MathJax must come from the site itself, got {mathjax_src}"
+    text = page.evaluate(TEXT_WITHOUT_CODE)
+    for raw in ("$$", "\\(", "\\[", "\\begin{"):
+        assert raw not in text, f"{docname}: raw TeX {raw!r} in the rendered page"
+
+    # images decode; notebook pages show one figure per figure cell
+    images = page.evaluate(IMAGES)
+    bad = [i for i in images if not i["ok"]]
+    assert not bad, f"{docname}: images without pixels: {bad}"
+    n_fig = figure_cells(docname)
+    if n_fig is not None:
+        figures = page.locator("main figure").filter(has=page.locator("img"))
+        assert figures.count() == n_fig, f"{docname}: {figures.count()} figures, source has {n_fig}"
+        for k in range(n_fig):
+            box = figures.nth(k).locator("img").first.bounding_box()
+            assert box and box["width"] > 100 and box["height"] > 50, f"{docname}: figure {k} is tiny"
+            assert figures.nth(k).locator("figcaption").inner_text().strip(), \
+                f"{docname}: figure {k} has no caption"
+        # no error, traceback or stderr output cells
+        assert page.locator(".output.error, .output.traceback, .output.stderr").count() == 0, \
+            f"{docname}: error or stderr output"
+        assert "Traceback (most recent call last)" not in page.content()
+        # the Colab button opens this chapter's paired notebook
+        colab = page.locator("a[href*='colab.research.google.com']")
+        assert colab.count() >= 1, f"{docname}: no Colab launch button"
+        href = colab.first.get_attribute("href")
+        assert href.endswith(f"/{docname}.ipynb"), href
+
+    assert not page.failed, f"{docname}: failed requests: {page.failed}"
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{Path(docname).name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("docname, nxt", list(zip(PAGES[:-1], PAGES[1:])))
+def test_next_link_opens_the_next_page(page, site, docname, nxt):
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    link = page.locator("a.right-next")
+    assert link.count() == 1, f"{docname}: no 'next' link"
+    link.click()
+    page.wait_for_load_state("load")
+    assert page.url.split("#")[0].endswith(f"/{nxt}.html"), f"{docname} -> {page.url}, expected {nxt}"
+    assert page.locator("main h1").first.inner_text().strip()
+    assert not page.failed, page.failed
