@@ -39,7 +39,7 @@ class Workspace:
     """
 
     RA: torch.Tensor
-    HA: torch.Tensor
+    HA: torch.Tensor | None       # allocated by the first backward pass only
     y: torch.Tensor
     tmp: torch.Tensor
     buf: torch.Tensor
@@ -50,13 +50,13 @@ class Workspace:
     def get(cls, ws: Workspace | None, K: int, T: int, B: int, N: int, n_in: int, n_out: int,
             dtype: torch.dtype, device: torch.device) -> Workspace:
         if ws is not None and ws.RA.shape == (K, T + 1, B, N + n_in) \
-                and ws.HA.shape == (K, T + 1, B, N + n_out) and ws.RA.dtype == dtype \
+                and ws.buf.shape == (K, B, N + n_out) and ws.RA.dtype == dtype \
                 and ws.RA.device == device:
             return ws
         def new(*shape: int) -> torch.Tensor:
             return torch.empty(shape, dtype=dtype, device=device)
 
-        return cls(RA=new(K, T + 1, B, N + n_in), HA=new(K, T + 1, B, N + n_out),
+        return cls(RA=new(K, T + 1, B, N + n_in), HA=None,
                    y=new(K, B, N), tmp=new(K, B, N), buf=new(K, B, N + n_out), bufb=new(K, B, N),
                    ones=new(K, B, N).fill_(1.0))
 
@@ -179,6 +179,8 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
     """
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
+    if ws.HA is None or ws.HA.shape != (K, T + 1, B, N + n_out):
+        ws.HA = torch.empty(K, T + 1, B, N + n_out, dtype=W.dtype, device=W.device)
     RA, HA, tmp, bufb, ones = ws.RA, ws.HA, ws.tmp, ws.bufb, ws.ones
     R, H = RA[..., :N], HA[..., :N]
     a = 1.0 - dt
