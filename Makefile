@@ -24,14 +24,17 @@ TOOLCHAIN := \
 	ipykernel==7.4.0 \
 	pytest==9.2.0 \
 	hypothesis==6.170.17 \
-	distributed==2026.8.0
+	distributed==2026.8.0 \
+	build==1.6.1 \
+	ruff==0.17.6 \
+	mypy==2.4.1
 BROWSER := playwright==1.65.2
 
 MATHJAX_DIR := book/_static_assets/mathjax
 BUILD := _build
 JB_FLAGS := --builder html -W --keep-going
 
-.PHONY: test book browser-test install clean
+.PHONY: test book browser-test lint install clean
 
 install: $(STAMP)
 
@@ -74,6 +77,11 @@ $(BROWSER_STAMP): $(STAMP)
 # Headless Chromium over the built book (run `make book` first).
 browser-test: $(BROWSER_STAMP)
 	LRBOOK_BROWSER_REQUIRED=1 $(BIN)/python -m pytest tests/browser
+
+# Static checks (configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check lrbook tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(BUILD) node_modules $(MATHJAX_DIR)

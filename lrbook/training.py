@@ -356,7 +356,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
             T = u.shape[1]
             noise = model.noise(T, B, noise_gens)
             x0 = model.x0(B)
-            def run_chunk(i: int) -> None:
+            def run_chunk(i: int, u=u, target=target, mask=mask, x0=x0, noise=noise) -> None:
                 sl = slices[i]
                 if pool is not None:
                     torch.set_num_threads(1)           # one core per chunk
