@@ -21,7 +21,31 @@ def _is_real(x: Any) -> bool:
 
 def real(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
          lo_open: bool = False, hi_open: bool = False) -> float:
-    """Check that ``value`` is a finite real number in the given interval."""
+    """Check that ``value`` is a finite real number in the given interval.
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : object
+        a real number (``bool`` is refused) or a 0-d numpy array holding one.
+    lo, hi : float, optional
+        bounds of the interval (none by default).
+    lo_open, hi_open : bool
+        exclude the bound itself (``> lo``, ``< hi``) instead of including it.
+
+    Returns
+    -------
+    float
+        ``value`` as a Python float.
+
+    Raises
+    ------
+    TypeError
+        if ``value`` is not a real number.
+    ValueError
+        if it is NaN, infinite or outside the interval.
+    """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if not _is_real(value):
@@ -41,7 +65,30 @@ def real(name: str, value: Any, *, lo: float | None = None, hi: float | None = N
 
 
 def integer(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
-    """Check that ``value`` is an integer in ``[lo, hi]``."""
+    """Check that ``value`` is an integer in ``[lo, hi]``.
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : object
+        an integral number (``bool`` and floats such as ``3.0`` are refused) or a
+        0-d numpy array holding one.
+    lo, hi : int, optional
+        inclusive bounds (none by default).
+
+    Returns
+    -------
+    int
+        ``value`` as a Python int.
+
+    Raises
+    ------
+    TypeError
+        if ``value`` is not an integer.
+    ValueError
+        if it is outside ``[lo, hi]``.
+    """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -59,7 +106,27 @@ def integer(name: str, value: Any, *, lo: int | None = None, hi: int | None = No
 
 
 def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
-    """Check that ``value`` is one of ``allowed``."""
+    """Check that ``value`` is one of ``allowed``.
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : object
+        the value to check.
+    allowed : iterable of str
+        the accepted values.
+
+    Returns
+    -------
+    str
+        ``value`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        if ``value`` is not in ``allowed``.
+    """
     allowed = tuple(allowed)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
@@ -67,7 +134,30 @@ def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
 
 
 def multiple_of_dt(name: str, value: float, dt: float, tol: float = 1e-6) -> int:
-    """Return ``value / dt`` as an integer number of steps, or raise."""
+    """Return ``value / dt`` as an integer number of steps, or raise.
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : float
+        a duration (units of tau).
+    dt : float
+        the Euler step.
+    tol : float
+        relative tolerance: ``value / dt`` may differ from an integer by
+        ``tol * max(1, |value / dt|)``.
+
+    Returns
+    -------
+    int
+        the number of steps, ``round(value / dt)``.
+
+    Raises
+    ------
+    ValueError
+        if ``value`` is not a multiple of ``dt`` within the tolerance.
+    """
     steps = value / dt
     if abs(steps - round(steps)) > tol * max(1.0, abs(steps)):
         raise ValueError(f"{name} must be a multiple of dt={dt}; got {value}")
@@ -76,7 +166,34 @@ def multiple_of_dt(name: str, value: float, dt: float, tol: float = 1e-6) -> int
 
 def real_sequence(name: str, values: Any, *, lo: float | None = None, hi: float | None = None,
                   lo_open: bool = False, nonempty: bool = True) -> list[float]:
-    """Check a non-empty sequence of finite reals in an interval."""
+    """Check a non-empty sequence of finite reals in an interval.
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name; entry ``i`` is reported as ``name[i]``.
+    values : real, sequence of real or ndarray
+        a single real counts as a one-element sequence; an array is flattened.
+    lo, hi : float, optional
+        bounds of every entry (see :func:`real`).
+    lo_open : bool
+        exclude ``lo`` itself.
+    nonempty : bool
+        refuse an empty sequence (default True).
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    TypeError
+        if ``values`` is not a number or a sequence of numbers (a string is refused),
+        or an entry is not a real number.
+    ValueError
+        if it is empty (with ``nonempty``) or an entry is not finite or outside the
+        interval.
+    """
     if _is_real(values):
         values = [values]
     if isinstance(values, np.ndarray):

@@ -8,6 +8,10 @@ Adding a command: write ``add_<name>_command(subparsers)`` that registers its
 sub-parser and sets ``handler=`` (or ``func=``; a function ``args -> exit code``), and
 append it to :data:`COMMANDS`. Reuse :func:`add_network_arguments` and
 :func:`task_from_args` for the shared options.
+
+The analyses printed are explained in the chapters :doc:`/book/02_training`
+(convergence), :doc:`/book/03_low_rank` (singular values, truncation, functional
+rank) and :doc:`/book/04_randomness` (norm of dW, shuffle test).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._version import __version__
 from .experiments.cli import add_parser as add_sweep_command
-from .tasks import TASKS
+from .tasks import TASKS, Task
 
 #: Exit codes.
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
@@ -46,7 +51,23 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------- argument types
 def real_arg(name: str, *, lo: float | None = None, hi: float | None = None,
              lo_open: bool = False, hi_open: bool = False) -> Callable[[str], float]:
-    """An argparse ``type`` for a finite real in an interval; errors name ``name`` and the range."""
+    """An argparse ``type`` for a finite real in an interval; errors name ``name`` and the range.
+
+    Parameters
+    ----------
+    name : str
+        the option's name in error messages.
+    lo, hi : float, optional
+        bounds (none by default).
+    lo_open, hi_open : bool
+        exclude the bound itself.
+
+    Returns
+    -------
+    callable
+        ``parse(text) -> float``, raising :class:`argparse.ArgumentTypeError`
+        for a non-number, NaN, inf or a value out of range.
+    """
     parts = []
     if lo is not None:
         parts.append(f"{'>' if lo_open else '>='} {lo:g}")
@@ -68,7 +89,21 @@ def real_arg(name: str, *, lo: float | None = None, hi: float | None = None,
 
 
 def int_arg(name: str, *, lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
-    """An argparse ``type`` for an integer in ``[lo, hi]``."""
+    """An argparse ``type`` for an integer in ``[lo, hi]``.
+
+    Parameters
+    ----------
+    name : str
+        the option's name in error messages.
+    lo, hi : int, optional
+        inclusive bounds (none by default).
+
+    Returns
+    -------
+    callable
+        ``parse(text) -> int``, raising :class:`argparse.ArgumentTypeError`
+        for a non-integer or a value out of range.
+    """
     rng = " and ".join(s for s in ((f">= {lo}" if lo is not None else ""),
                                    (f"<= {hi}" if hi is not None else "")) if s)
     want = f"an integer {rng}".rstrip()
@@ -86,7 +121,13 @@ def int_arg(name: str, *, lo: int | None = None, hi: int | None = None) -> Calla
 
 # --------------------------------------------------------------------------- shared options
 def add_network_arguments(p: argparse.ArgumentParser) -> None:
-    """TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --threads, --progress."""
+    """Add TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --threads, --progress.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        the command's parser, modified in place.
+    """
     p.add_argument("task", metavar="TASK", choices=tuple(TASKS),
                    help=f"one of {', '.join(TASKS)}")
     p.add_argument("--g", nargs="+", type=real_arg("g", lo=0.0), default=[0.0], metavar="G",
@@ -110,8 +151,24 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
 
 
-def task_from_args(args: argparse.Namespace):
-    """The Task of parsed arguments; ValueError (exit 2) for inconsistent options."""
+def task_from_args(args: argparse.Namespace) -> Task:
+    """The Task of parsed arguments; ValueError (exit 2) for inconsistent options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        with ``task``, ``zhat`` and ``g`` (see :func:`add_network_arguments`).
+
+    Returns
+    -------
+    Task
+        ``make_task(args.task)``, with ``z_hat`` for the fixed-point task.
+
+    Raises
+    ------
+    ValueError
+        if ``--zhat`` is given for another task, or a g >= 1 for ``fixedpoint``.
+    """
     from .tasks import make_task
 
     params = {}
@@ -128,8 +185,14 @@ def task_from_args(args: argparse.Namespace):
 
 
 # --------------------------------------------------------------------------- train
-def add_train_command(sub) -> None:
-    """Register ``lrbook train``."""
+def add_train_command(sub: Any) -> None:
+    """Register ``lrbook train``.
+
+    Parameters
+    ----------
+    sub : argparse subparsers action
+        as returned by ``ArgumentParser.add_subparsers()``.
+    """
     p = sub.add_parser(
         "train", help="train networks on a task and analyse them",
         description="Train len(g) x K networks of TASK in one ensemble with the paper's defaults "
@@ -148,7 +211,23 @@ def add_train_command(sub) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``lrbook train``: returns the exit code."""
+    """Handler of ``lrbook train``: returns the exit code.
+
+    Trains ``len(g) x seeds`` networks in one ensemble
+    (:func:`lrbook.training.train`), analyses each with
+    :func:`lrbook.analysis.reports_from_result` (R = 0..25, one shuffle) and prints a
+    table, or one JSON array with ``--json``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        parsed by the ``train`` parser.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_OK` (errors are raised and mapped to exit codes by :func:`main`).
+    """
     import torch
 
     from .analysis import reports_from_result
@@ -189,7 +268,18 @@ def _fmt(v, spec: str) -> str:
 
 
 def format_table(records: Sequence[dict]) -> str:
-    """A readable table of ``lrbook train`` records."""
+    """A readable table of ``lrbook train`` records.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        with the keys of :data:`RECORD_KEYS`.
+
+    Returns
+    -------
+    str
+        a header, one row per record, and a line explaining the columns.
+    """
     head = ("task", "g", "N", "seed", "epochs", "L0", "final", "conv", "|dW|", "s1", "s2", "s3",
             "rank", "shuf/L0", "sec")
     rows = [head]
@@ -214,7 +304,13 @@ COMMANDS: list[Callable] = [add_train_command, add_sweep_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``lrbook`` parser with every command of :data:`COMMANDS`."""
+    """The ``lrbook`` parser with every command of :data:`COMMANDS`.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        its errors are one line on stderr with exit code 2.
+    """
     parser = _Parser(prog="lrbook", description="Low-rank learning in RNNs (Schuessler et al., NeurIPS "
                                                 "2020): train and analyse networks.")
     parser.add_argument("--version", action="version", version=f"lrbook {__version__}")
@@ -235,6 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ----------
     argv : sequence of str, optional
         arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 2 bad arguments, 3 training diverged, 130 interrupted; errors are
+        one line on stderr, without a traceback.
     """
     parser = build_parser()
     try:

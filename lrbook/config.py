@@ -9,6 +9,8 @@ variable ``LRBOOK_SCALE``:
     minutes on a laptop CPU; the rendered book. Results show the paper's claims.
 ``paper``
     the paper's full sizes.
+
+Every chapter picks its sizes with :func:`by_scale`; see :doc:`/book/01_tasks`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ T = TypeVar("T")
 
 def get_scale() -> str:
     """Return the active scale, validated (``LRBOOK_SCALE``, default ``book``).
+
+    The variable is read on every call, stripped and lower-cased; unset or empty
+    means ``book``.
+
+    Every chapter prints it at the top, e.g. :doc:`/book/01_tasks`.
+
+    Returns
+    -------
+    str
+        ``"ci"``, ``"book"`` or ``"paper"``.
 
     Raises
     ------
@@ -41,9 +53,32 @@ def get_scale() -> str:
 def by_scale(ci: T, book: T, paper: T, scale: str | None = None) -> T:
     """Pick the value for the active scale.
 
+    Every chapter sizes its experiments with it, e.g. :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    ci, book, paper : object
+        the value to use at each scale (any type; all three usually share one).
+    scale : {"ci", "book", "paper"}, optional
+        the scale to use instead of the active one (:func:`get_scale`, i.e.
+        ``LRBOOK_SCALE``); taken as given (not lower-cased).
+
+    Returns
+    -------
+    object
+        ``ci``, ``book`` or ``paper``, whichever belongs to the scale.
+
+    Raises
+    ------
+    ValueError
+        if ``scale`` (or ``LRBOOK_SCALE`` when ``scale`` is None) is not one of
+        ``ci``, ``book``, ``paper``.
+
     Examples
     --------
     >>> n_epochs = by_scale(ci=50, book=1000, paper=1000)
+    >>> by_scale(ci=64, book=256, paper=256, scale="ci")
+    64
     """
     s = get_scale() if scale is None else scale
     if s not in SCALES:
@@ -52,9 +87,13 @@ def by_scale(ci: T, book: T, paper: T, scale: str | None = None) -> T:
 
 
 def cache_dir() -> str:
-    """Folder of the on-disk result cache.
+    """Folder of the on-disk result cache (:class:`lrbook.experiments.ResultCache`).
 
-    ``LRBOOK_CACHE`` if set, else ``~/.cache/lrbook``.
+    Returns
+    -------
+    str
+        ``LRBOOK_CACHE`` if set and non-empty (as given), else ``~/.cache/lrbook``
+        with ``~`` expanded. The folder is not created here.
     """
     path = os.environ.get("LRBOOK_CACHE")
     if not path:

@@ -35,7 +35,18 @@ class Workspace:
     ``RA[:, t] = [phi(x_t), u_t]`` (K, T+1, B, N+n_in) and
     ``HA[:, t] = [dL/dx_{t+1}, dL/dz_{t-1}]`` (K, T+1, B, N+n_out): one time step is
     one batched product with a block matrix, and all weight gradients are one
-    product ``HA^T RA``.
+    product ``HA^T RA``. Build one with :meth:`get`.
+
+    Attributes
+    ----------
+    RA : Tensor, shape (K, T+1, B, N + n_in)
+        rates and inputs of every step (``u_T`` is 0), written by :func:`forward`.
+    HA : Tensor, shape (K, T+1, B, N + n_out), or None
+        adjoints and output gradients, allocated by the first :func:`backward`.
+    y, tmp, bufb, ones : Tensor, shape (K, B, N)
+        state (``2 x`` for tanh), scratch buffers, and ones.
+    buf : Tensor, shape (K, B, N + n_out)
+        result of one forward step (drive and readout).
     """
 
     RA: torch.Tensor
@@ -49,6 +60,21 @@ class Workspace:
     @classmethod
     def get(cls, ws: Workspace | None, K: int, T: int, B: int, N: int, n_in: int, n_out: int,
             dtype: torch.dtype, device: torch.device) -> Workspace:
+        """``ws`` if its buffers fit these shapes, dtype and device, else new (uninitialised) buffers.
+
+        Parameters
+        ----------
+        ws : Workspace or None
+            buffers to reuse.
+        K, T, B, N, n_in, n_out : int
+            networks, steps, trials, neurons, input and output dimensions.
+        dtype : torch.dtype
+        device : torch.device
+
+        Returns
+        -------
+        Workspace
+        """
         if ws is not None and ws.RA.shape == (K, T + 1, B, N + n_in) \
                 and ws.buf.shape == (K, B, N + n_out) and ws.RA.dtype == dtype \
                 and ws.RA.device == device:
@@ -62,6 +88,7 @@ class Workspace:
 
     @property
     def N(self) -> int:
+        """Neurons per network."""
         return self.y.shape[-1]
 
     def rates(self) -> torch.Tensor:
@@ -73,7 +100,17 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
             dt: float, phi: str = "tanh", x0: torch.Tensor | None = None,
             noise: torch.Tensor | None = None, ws: Workspace | None = None
             ) -> tuple[torch.Tensor, Workspace]:
-    """Run K networks over T steps.
+    r"""Run K networks over T steps.
+
+    .. math::
+
+        x_{t+1} = (1 - \Delta t)\, x_t + \Delta t\, \big(W \phi(x_t) + W_{in}^\top u_t\big) + \xi_t,
+        \qquad z_t = W_{out}^\top \phi(x_{t+1}),
+
+    for t = 0..T-1, from :math:`x_0` (``x0``). For tanh the state is tracked as
+    :math:`y = 2x`, with :math:`\tanh(x) = 2\sigma(y) - 1` (absolute error below 3e-7).
+
+    See :doc:`/book/01_tasks` (the model).
 
     Parameters
     ----------
@@ -96,6 +133,11 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
     z : Tensor, shape (K, T, B, n_out)
     ws : Workspace
         holds the rates, needed by :func:`backward`.
+
+    Raises
+    ------
+    ValueError
+        if ``phi`` is not ``"tanh"`` or ``"linear"``.
     """
     if phi not in PHIS:
         raise ValueError(f"phi must be one of {', '.join(PHIS)}; got {phi!r}")
@@ -154,17 +196,24 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
 
     Parameters
     ----------
+    W, W_in, W_out : Tensor
+        (K, N, N), (K, n_in, N), (K, N, n_out), as given to :func:`forward`.
+    u : Tensor, shape (K, T, B, n_in)
+        the inputs given to :func:`forward`.
     dz : Tensor, shape (K, T, B, n_out)
         gradient of the loss with respect to the outputs.
     ws : Workspace
         as returned by :func:`forward` on the same inputs (holds the rates).
+    dt : float
+        Euler step.
+    phi : {"tanh", "linear"}
     need : (bool, bool, bool)
         which of (W_in, W, W_out) gradients to return.
 
     Returns
     -------
     gW_in, gW, gW_out : Tensor or None
-        shapes of ``W_in``, ``W``, ``W_out``.
+        shapes of ``W_in``, ``W``, ``W_out``; None where ``need`` is False.
 
     Notes
     -----
@@ -175,7 +224,12 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
         h_t = \phi'(x_t) \odot \big(W_{out}\, \partial_{z_{t-1}} L + \Delta t\, W^\top h_{t+1}\big)
               + (1 - \Delta t)\, h_{t+1},
 
-    and :math:`\partial L/\partial W = \Delta t \sum_t h_{t+1} \phi(x_t)^\top`.
+    and :math:`\partial L/\partial W = \Delta t \sum_t h_{t+1} \phi(x_t)^\top`,
+    :math:`\partial L/\partial W_{in} = \Delta t \sum_t u_t h_{t+1}^\top`,
+    :math:`\partial L/\partial W_{out} = \sum_t \phi(x_{t+1})\, (\partial_{z_t} L)^\top`
+    (sums also over the trials). ``tests/test_engine.py`` checks them against finite
+    differences. Training (:func:`lrbook.training.train`) is introduced in
+    :doc:`/book/01_tasks`.
     """
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
@@ -213,14 +267,22 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
     .. math:: L_k = \tfrac12 \sum \mathrm{mask}\,(z - \hat z)^2 / \sum \mathrm{mask}
 
+    The sums run over every entry of network k; the denominator is clamped to at
+    least 1 (an all-zero mask gives loss 0). The mask is meant to hold 0 and 1 (the
+    code squares ``mask * (z - target)``).
+
+    See :doc:`/book/01_tasks` (the loss).
+
     Parameters
     ----------
     z, target, mask : Tensor, shape (K, ..., n_out)
+        outputs, targets :math:`\hat z` and mask; ``z`` is not modified.
 
     Returns
     -------
     loss : Tensor, shape (K,)
     dz : Tensor, shape of ``z``
+        :math:`\partial L_k / \partial z = \mathrm{mask}\,(z - \hat z) / \sum \mathrm{mask}`.
     """
     K = z.shape[0]
     err = (z - target).mul_(mask)
@@ -231,10 +293,45 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
 
 class EulerRNN(torch.autograd.Function):
-    """Autograd wrapper around :func:`forward` / :func:`backward` (gradients for weights)."""
+    """Autograd wrapper around :func:`forward` / :func:`backward` (gradients for weights).
+
+    Not instantiated: call ``EulerRNN.apply(W, W_in, W_out, u, dt, phi, x0, noise)``.
+    Gradients flow to ``W``, ``W_in`` and ``W_out`` only (not to ``u``, ``x0`` or
+    ``noise``). Used by :meth:`lrbook.models.RNN.forward`; the model is introduced in
+    :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    W, W_in, W_out : Tensor
+        (K, N, N), (K, n_in, N), (K, N, n_out).
+    u : Tensor, shape (K, T, B, n_in)
+        inputs, time-major.
+    dt : float
+    phi : {"tanh", "linear"}
+    x0 : Tensor, shape (K, B, N) or (K, 1, N), or None
+    noise : Tensor, shape (K, T, B, N), or None
+        as in :func:`forward`.
+
+    Returns
+    -------
+    z : Tensor, shape (K, T, B, n_out)
+    """
 
     @staticmethod
     def forward(ctx, W, W_in, W_out, u, dt, phi, x0, noise):  # type: ignore[override]
+        """Run :func:`forward` and keep its workspace for the backward pass.
+
+        Parameters
+        ----------
+        ctx
+            the autograd context.
+        W, W_in, W_out, u, dt, phi, x0, noise
+            see the class docstring.
+
+        Returns
+        -------
+        z : Tensor, shape (K, T, B, n_out)
+        """
         z, ws = forward(W, W_in, W_out, u, dt=dt, phi=phi, x0=x0, noise=noise)
         ctx.save_for_backward(W, W_in, W_out, u)
         ctx.ws, ctx.dt, ctx.phi = ws, dt, phi
@@ -242,6 +339,21 @@ class EulerRNN(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dz):  # type: ignore[override]
+        """Gradients of ``W``, ``W_in``, ``W_out`` by :func:`backward` (None for the rest).
+
+        Parameters
+        ----------
+        ctx
+            the autograd context.
+        dz : Tensor, shape (K, T, B, n_out)
+            gradient of the loss with respect to ``z``.
+
+        Returns
+        -------
+        tuple
+            ``(gW, gW_in, gW_out, None, None, None, None, None)``, one entry per
+            input of :meth:`forward`; a weight gradient is None when not required.
+        """
         W, W_in, W_out, u = ctx.saved_tensors
         need = ctx.needs_input_grad[1], ctx.needs_input_grad[0], ctx.needs_input_grad[2]
         gW_in, gW, gW_out = backward(W, W_in, W_out, u, dz.contiguous(), ctx.ws, dt=ctx.dt,

@@ -38,7 +38,24 @@ STREAM_INIT, STREAM_DATA, STREAM_NOISE, STREAM_EVAL, STREAM_SHUFFLE = range(5)
 def rng_for(seed: int, stream: int) -> np.random.Generator:
     """The numpy Generator of ``stream`` for a network ``seed``.
 
-    Streams: 0 init, 1 training data, 2 state noise, 3 evaluation data, 4 shuffles.
+    Streams: 0 init, 1 training data, 2 state noise, 3 evaluation data, 4 shuffles
+    (:data:`STREAM_INIT` ... :data:`STREAM_SHUFFLE`). The generator is seeded with
+    ``numpy.random.SeedSequence([seed, stream])``, so streams are independent and
+    a network draws the same numbers alone or inside an ensemble.
+
+    See :doc:`/book/01_tasks` (reproducibility of every draw).
+
+    Parameters
+    ----------
+    seed : int
+        the network seed, >= 0.
+    stream : int
+        one of the ``STREAM_*`` constants.
+
+    Returns
+    -------
+    numpy.random.Generator
+        a fresh generator: two calls with the same arguments give the same draws.
     """
     return np.random.default_rng(_seed_sequence(seed, stream))
 
@@ -46,6 +63,29 @@ def rng_for(seed: int, stream: int) -> np.random.Generator:
 def init_weights(N: int, n_in: int, n_out: int, g: float, seed: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Paper initialisation of one network (float64 numpy).
+
+    .. math::
+
+        W_0 = g\,\chi, \quad \chi_{ij} \sim \mathcal N(0, 1/N), \qquad
+        |m_i| = |w_k| = \sqrt N, \qquad W_{out} = w / N,
+
+    with Gaussian directions for the input vectors :math:`m_i` and the output
+    vectors :math:`w_k`, all drawn from ``rng_for(seed, STREAM_INIT)``: networks of
+    one seed share :math:`\chi`, ``m`` and ``w`` whatever ``g``. The arguments are not
+    validated here (see :meth:`RNN.create`).
+
+    See :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    N : int
+        neurons.
+    n_in, n_out : int
+        input and output dimensions.
+    g : float
+        initial connectivity strength.
+    seed : int
+        network seed.
 
     Returns
     -------
@@ -67,9 +107,11 @@ def init_weights(N: int, n_in: int, n_out: int, g: float, seed: int
 
 @dataclass
 class RNN:
-    """An ensemble of K independent rate RNNs in stacked tensors.
+    r"""An ensemble of K independent rate RNNs in stacked tensors.
 
     Use :meth:`RNN.create` to initialise; K = 1 is the single-network case.
+
+    See :doc:`/book/01_tasks`.
 
     Attributes
     ----------
@@ -86,10 +128,13 @@ class RNN:
     dt : float
         Euler step.
     phi : {"tanh", "linear"}
+        the nonlinearity :math:`\phi`.
     sigma : float
         state-noise strength (0 in the paper's experiments).
     trained : tuple of str
         which of ``"W_in", "W", "W_out"`` training updates.
+    x0_mode : {"zero", "input"}
+        initial state 0, or the first input vector ``m_1`` (see :meth:`x0`).
     """
 
     W: torch.Tensor
@@ -132,8 +177,24 @@ class RNN:
         sigma : float
             >= 0.
         trained : sequence of {"W_in", "W", "W_out"}
+            at least one; stored in the order ``W_in, W, W_out``.
         x0_mode : {"zero", "input"}
             initial state 0 or the first input vector ``m``.
+        device : str or torch.device
+            where the weights live (default CPU).
+        dtype : torch.dtype
+            of the weights (default float32; drawn in float64, then cast).
+
+        Returns
+        -------
+        RNN
+            K = max(len(g), len(seeds)) networks; network k is
+            :func:`init_weights` ``(N, n_in, n_out, g[k], seeds[k])``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            for an argument out of range, naming it.
         """
         N = V.integer("N", N, lo=1)
         n_in = V.integer("n_in", n_in, lo=1)
@@ -181,18 +242,21 @@ class RNN:
 
     @property
     def n_in(self) -> int:
+        """Input dimension."""
         return self.W_in.shape[1]
 
     @property
     def n_out(self) -> int:
+        """Output dimension."""
         return self.W_out.shape[2]
 
     @property
     def device(self) -> torch.device:
+        """Device of the weights."""
         return self.W.device
 
     def params(self) -> dict[str, torch.Tensor]:
-        """``{"W_in": ..., "W": ..., "W_out": ...}``."""
+        """``{"W_in": ..., "W": ..., "W_out": ...}``, the weight tensors themselves (not copies)."""
         return {"W_in": self.W_in, "W": self.W, "W_out": self.W_out}
 
     def clone(self) -> RNN:
@@ -202,7 +266,18 @@ class RNN:
                    sigma=self.sigma, trained=self.trained, x0_mode=self.x0_mode)
 
     def subset(self, index: Sequence[int] | slice) -> RNN:
-        """The networks ``index`` as a new ensemble (copies)."""
+        """The networks ``index`` as a new ensemble (copies).
+
+        Parameters
+        ----------
+        index : sequence of int or slice
+            positions among the K networks (repeats allowed).
+
+        Returns
+        -------
+        RNN
+            ``len(index)`` networks with their weights, ``g`` and ``seeds``.
+        """
         idx = np.arange(self.K)[index]
         ti = torch.as_tensor(idx, device=self.device)
         return RNN(W=self.W[ti].clone(), W_in=self.W_in[ti].clone(), W_out=self.W_out[ti].clone(),
@@ -211,7 +286,26 @@ class RNN:
 
     def with_weights(self, W: torch.Tensor | None = None, W_in: torch.Tensor | None = None,
                      W_out: torch.Tensor | None = None) -> RNN:
-        """A copy with some weights replaced (e.g. a truncated ``W``)."""
+        """A copy with some weights replaced (e.g. a truncated ``W``).
+
+        Parameters
+        ----------
+        W : array or Tensor, shape (K, N, N), optional
+        W_in : array or Tensor, shape (K, n_in, N), optional
+        W_out : array or Tensor, shape (K, N, n_out), optional
+            the new weights (cast to the model's dtype and device, copied); None
+            keeps the current ones.
+
+        Returns
+        -------
+        RNN
+            a new ensemble; ``self`` is unchanged.
+
+        Raises
+        ------
+        ValueError
+            if a new weight has the wrong shape.
+        """
         new = self.clone()
         for name, val in (("W", W), ("W_in", W_in), ("W_out", W_out)):
             if val is not None:
@@ -233,14 +327,41 @@ class RNN:
         return u.transpose(1, 2).contiguous()       # time-major (K, T, B, n_in)
 
     def x0(self, B: int) -> torch.Tensor | None:
-        """Initial state, (K, 1, N) or None for zeros."""
+        """Initial state of every trial.
+
+        Parameters
+        ----------
+        B : int
+            batch size (unused: the state broadcasts over trials).
+
+        Returns
+        -------
+        Tensor, shape (K, 1, N), or None
+            the first input vector ``W_in[:, 0]`` (detached) when ``x0_mode`` is
+            ``"input"``; None (zeros) otherwise.
+        """
         if self.x0_mode == "input":
             return self.W_in[:, :1, :].detach()
         return None
 
     def noise(self, T: int, B: int, generators: Sequence[torch.Generator] | None = None
               ) -> torch.Tensor | None:
-        """State noise ``sqrt(dt) sigma xi``, (K, T, B, N), or None when sigma = 0."""
+        r"""State noise :math:`\sqrt{\Delta t}\,\sigma\,\xi_t` of every step.
+
+        Parameters
+        ----------
+        T, B : int
+            time steps and trials.
+        generators : sequence of K torch.Generator, optional
+            one per network; default fresh generators seeded from each network's
+            stream ``STREAM_NOISE`` (so every call without them repeats the same noise).
+
+        Returns
+        -------
+        Tensor, shape (K, T, B, N), or None
+            standard normal :math:`\xi` scaled by ``sqrt(dt) * sigma``; None when
+            ``sigma == 0``.
+        """
         if self.sigma == 0.0:
             return None
         if generators is None:
@@ -250,15 +371,24 @@ class RNN:
         return xi.to(self.device, self.W.dtype).mul_(np.sqrt(self.dt) * self.sigma)
 
     def forward(self, u, noise_generators: Sequence[torch.Generator] | None = None) -> torch.Tensor:
-        """Outputs for inputs ``u``, differentiable in the weights.
+        r"""Outputs for inputs ``u``, differentiable in the weights.
 
         Parameters
         ----------
         u : array or Tensor, shape (B, T, n_in) or (K, B, T, n_in)
+            inputs, batch-first; 3-d inputs are shared by all K networks.
+        noise_generators : sequence of K torch.Generator, optional
+            passed to :meth:`noise` (only used when ``sigma > 0``).
 
         Returns
         -------
         z : Tensor, shape (K, B, T, n_out)
+            :math:`z_t = W_{out}^\top \phi(x_{t+1})`, t = 0..T-1.
+
+        Raises
+        ------
+        ValueError
+            if ``u`` has the wrong shape.
         """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
@@ -271,6 +401,11 @@ class RNN:
     @torch.no_grad()
     def simulate(self, u) -> Trajectory:
         """Run without gradients and return states and outputs.
+
+        Parameters
+        ----------
+        u : array or Tensor, shape (B, T, n_in) or (K, B, T, n_in)
+            inputs, as in :meth:`forward`.
 
         Returns
         -------
@@ -285,7 +420,18 @@ class RNN:
 
     @torch.no_grad()
     def loss(self, u, target, mask) -> torch.Tensor:
-        """Masked MSE of each network, shape (K,) (see :func:`lrbook.engine.masked_mse`)."""
+        """Masked MSE of each network (see :func:`lrbook.engine.masked_mse`), without gradients.
+
+        Parameters
+        ----------
+        u : array or Tensor, shape (B, T, n_in) or (K, B, T, n_in)
+        target, mask : array or Tensor, shape (B, T, n_out) or (K, B, T, n_out)
+            3-d arrays are shared by all K networks.
+
+        Returns
+        -------
+        Tensor, shape (K,)
+        """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
         z, _ = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
@@ -304,6 +450,8 @@ class RNN:
 @dataclass
 class Trajectory:
     """States and outputs of a simulation.
+
+    Returned by :meth:`RNN.simulate`; see :doc:`/book/01_tasks`.
 
     Attributes
     ----------

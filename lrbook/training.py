@@ -2,7 +2,8 @@
 
 Every network of the ensemble draws its own training trials from its own seed,
 so a network trained alone or inside an ensemble sees the same data and gives
-the same losses (to float32 tolerance). See the chapter :doc:`/book/01_tasks`.
+the same losses (to float32 tolerance). See the chapter :doc:`/book/01_tasks`;
+the loss curves are discussed in :doc:`/book/02_training`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,41 @@ from . import engine
 from .models import PARAMS, RNN, STREAM_DATA, rng_for
 from .tasks import Cosine, FixedPoint, Task
 
+__all__ = ["train", "model_for", "TrainResult", "TrainingDivergedError", "default_lr",
+           "default_optimizer", "default_batch_size", "default_workers", "default_chunk"]
+
 OPTIMIZERS = ("adam", "sgd")
 ON_DIVERGENCE = ("raise", "stop")
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when the loss or the gradient of a network becomes NaN or inf."""
+    """Raised when the loss or the gradient of a network becomes NaN or inf.
+
+    :func:`train` raises it with ``on_divergence="raise"`` (the default), at the
+    first epoch where a network's loss or gradient is not finite; the message names
+    the epoch, the network, its ``g`` and seed. The CLI turns it into exit code 3.
+
+    A smaller learning rate or g usually avoids it; the chapter :doc:`/book/02_training` checks
+    that no network of its sweep diverged.
+
+    Parameters
+    ----------
+    epoch : int
+        0-based epoch at which the divergence was detected (before that epoch's update).
+    network : int
+        index of the (first) diverging network in the ensemble.
+    g : float
+        its initial connectivity strength.
+    seed : int
+        its seed.
+    what : str
+        ``"the loss"`` or ``"the gradient"``: which quantity is not finite.
+
+    Attributes
+    ----------
+    epoch, network, g, seed
+        as given.
+    """
 
     def __init__(self, epoch: int, network: int, g: float, seed: int, what: str):
         self.epoch, self.network, self.g, self.seed = epoch, network, g, seed
@@ -43,12 +73,37 @@ COSINE_LR = {0.0: 0.2, 0.4: 0.15, 0.8: 0.05}
 
 
 def default_optimizer(task: Task) -> str:
-    """``"sgd"`` for the linear tasks (plain gradient descent), else ``"adam"``."""
+    """The paper's optimizer for ``task``.
+
+    See :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    task : Task
+
+    Returns
+    -------
+    {"sgd", "adam"}
+        ``"sgd"`` (plain gradient descent) for the linear tasks :class:`FixedPoint`
+        and :class:`Cosine`, else ``"adam"``.
+    """
     return "sgd" if isinstance(task, (FixedPoint, Cosine)) else "adam"
 
 
 def default_batch_size(task: Task) -> int:
-    """1 for deterministic tasks, else 32 (the paper's batch)."""
+    """The paper's batch size for ``task``.
+
+    See :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    task : Task
+
+    Returns
+    -------
+    int
+        1 for deterministic tasks (every trial is the same), else 32.
+    """
     return 1 if task.deterministic else 32
 
 
@@ -56,9 +111,35 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
     r"""The paper's learning rate(s), one per network.
 
     - nonlinear tasks (Adam): ``0.05 / N``;
-    - fixed point (SGD): :math:`lr_0 (1 - g^2)^2` with ``lr0`` 0.015, 0.009, 0.003 for
-      ``z_hat`` 0.5, 1, 2 (the nearest listed ``z_hat`` otherwise);
-    - cosine (SGD): 0.2, 0.15, 0.05 at g = 0, 0.4, 0.8, linear in between.
+    - fixed point (SGD): :math:`\eta = \eta_0 (1 - g^2)^2` with :math:`\eta_0`
+      0.015, 0.009, 0.003 for ``z_hat`` 0.5, 1, 2 (the listed value nearest to
+      ``|z_hat|`` otherwise);
+    - cosine (SGD): 0.2, 0.15, 0.05 at g = 0, 0.4, 0.8, linear in between and
+      constant outside [0, 0.8].
+
+    See :doc:`/book/05_scaling` (why :math:`0.05/N`).
+
+    Parameters
+    ----------
+    task : Task
+        :class:`FixedPoint`, :class:`Cosine` or a nonlinear task (any other).
+    N : int
+        neurons per network.
+    g : float or sequence of float or ndarray
+        initial connectivity strength of each network.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+        float64, one learning rate per entry of ``g`` (K = 1 for a scalar).
+
+    Examples
+    --------
+    >>> from lrbook.tasks import FixedPoint, FlipFlop
+    >>> default_lr(FlipFlop(), 256, [0.0, 0.9]).tolist()
+    [0.0001953125, 0.0001953125]
+    >>> default_lr(FixedPoint(z_hat=2.0), 1024, 0.5).round(6).tolist()
+    [0.001688]
     """
     gs = np.atleast_1d(np.asarray(g, dtype=float))
     if isinstance(task, FixedPoint):
@@ -72,7 +153,22 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
 
 def default_workers(K: int, device: str | torch.device = "cpu") -> int:
     """Concurrent chunks: one per torch thread on CPU (each chunk on one core, no
-    synchronisation between cores inside a time step), 1 on a GPU."""
+    synchronisation between cores inside a time step), 1 on a GPU.
+
+    See :doc:`/book/01_tasks` (training).
+
+    Parameters
+    ----------
+    K : int
+        networks in the ensemble.
+    device : str or torch.device
+        where they train.
+
+    Returns
+    -------
+    int
+        ``max(1, min(torch.get_num_threads(), K))`` on CPU, 1 on any other device.
+    """
     if torch.device(device).type != "cpu":
         return 1
     return max(1, min(torch.get_num_threads(), K))
@@ -81,7 +177,24 @@ def default_workers(K: int, device: str | torch.device = "cpu") -> int:
 def default_chunk(K: int, workers: int = 1, device: str | torch.device = "cpu") -> int:
     """Networks per chunk: at most 8 on CPU, so that a chunk's weights stay in cache
     (measured fastest on a 2-core machine, see ``benchmarks/README.md``), spread over
-    ``workers``; all K on a GPU."""
+    ``workers``; all K on a GPU.
+
+    See :doc:`/book/01_tasks` (training).
+
+    Parameters
+    ----------
+    K : int
+        networks in the ensemble.
+    workers : int
+        concurrent chunks (:func:`default_workers`); values below 1 count as 1.
+    device : str or torch.device
+        where they train.
+
+    Returns
+    -------
+    int
+        ``max(1, min(8, ceil(K / workers)))`` on CPU, ``K`` on any other device.
+    """
     if torch.device(device).type != "cpu":
         return K
     return max(1, min(8, -(-K // max(1, workers))))
@@ -91,6 +204,11 @@ def default_chunk(K: int, workers: int = 1, device: str | torch.device = "cpu") 
 @dataclass
 class TrainResult:
     """Everything a training run produced (numpy arrays, float32 weights).
+
+    Epochs after a network diverged hold NaN in ``loss`` and ``grad_norm``; when
+    every network diverged the loop stopped early and later rows are NaN. The loss
+    curves are shown in :doc:`/book/02_training`, ``dW`` is analysed in
+    :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
 
     Attributes
     ----------
@@ -110,7 +228,8 @@ class TrainResult:
     diverged_epoch : ndarray, shape (K,)
         epoch at which the network diverged and stopped, -1 if it did not.
     config : dict
-        task parameters, N, dt, phi, sigma, optimizer, batch size, epochs, trained.
+        ``task`` (its parameters), ``N``, ``dt``, ``phi``, ``sigma``, ``optimizer``,
+        ``batch_size``, ``epochs``, ``trained``, ``x0_mode``.
     seconds : float
         wall time of the training loop.
     """
@@ -134,10 +253,12 @@ class TrainResult:
 
     @property
     def K(self) -> int:
+        """Number of networks."""
         return self.W.shape[0]
 
     @property
     def N(self) -> int:
+        """Neurons per network."""
         return self.W.shape[-1]
 
     @property
@@ -166,7 +287,24 @@ class TrainResult:
 
     def model(self, which: str = "final", *, dtype: torch.dtype = torch.float32,
               device: str | torch.device = "cpu") -> RNN:
-        """Rebuild the ensemble with the ``"final"`` or ``"initial"`` weights."""
+        """Rebuild the ensemble with the ``"final"`` or ``"initial"`` weights.
+
+        Parameters
+        ----------
+        which : {"final", "initial"}
+            trained weights (``W``, ``W_in``, ``W_out``) or the initial ones
+            (``W0``, ``W_in0``, ``W_out0``).
+        dtype : torch.dtype
+            of the rebuilt weights (default float32).
+        device : str or torch.device
+            where they live.
+
+        Returns
+        -------
+        RNN
+            K networks with the stored ``g``, ``seeds``, ``dt``, ``phi``, ``sigma``,
+            ``trained`` and ``x0_mode``.
+        """
         if which not in ("final", "initial"):
             raise ValueError(f"which must be one of final, initial; got {which!r}")
         c = self.config
@@ -287,6 +425,26 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     Returns
     -------
     TrainResult
+        loss and gradient-norm curves, weights before and after, snapshots.
+
+    Raises
+    ------
+    TrainingDivergedError
+        with ``on_divergence="raise"``, when a loss or gradient is not finite.
+    ValueError, TypeError
+        for an argument out of range or a task that does not fit the model
+        (``n_in``, ``n_out`` or ``dt``).
+
+    Notes
+    -----
+    Each epoch draws one batch per network from ``rng_for(seed, STREAM_DATA)``
+    (deterministic tasks reuse their one batch), records the masked MSE
+    (:func:`lrbook.engine.masked_mse`) *before* the update and takes one optimizer
+    step on the trained weights. Adam uses PyTorch's
+    formula (betas 0.9, 0.999, eps 1e-8) with one learning rate per network.
+
+    See :doc:`/book/01_tasks` (model and training) and :doc:`/book/02_training`
+    (loss curves).
     """
     if not isinstance(model, RNN):
         raise TypeError(f"model must be an lrbook RNN; got {type(model).__name__}")
@@ -439,6 +597,39 @@ def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int |
 
     tanh for the nonlinear tasks, linear for :class:`FixedPoint` and :class:`Cosine`;
     ``trained`` defaults to ``task.default_trained``; initial state per ``task.x0``.
+
+    See :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    task : Task
+        gives ``n_in``, ``n_out``, ``dt``, ``x0`` and the defaults.
+    N : int
+        neurons per network, >= 1.
+    g : float or sequence of float
+        initial connectivity strength(s), >= 0.
+    seeds : int or sequence of int
+        network seed(s), >= 0; broadcast against ``g`` as in :meth:`RNN.create`.
+    phi : {"tanh", "linear"}, optional
+        default by task (see above).
+    trained : sequence of {"W_in", "W", "W_out"}, optional
+        default ``task.default_trained``.
+    sigma : float
+        state-noise strength, >= 0 (default 0, as in the paper).
+    device : str or torch.device
+    dtype : torch.dtype
+
+    Returns
+    -------
+    RNN
+        initialised by :meth:`RNN.create`, ready for :func:`train`.
+
+    Examples
+    --------
+    >>> from lrbook.tasks import FlipFlop
+    >>> model = model_for(FlipFlop(), N=64, g=[0.0, 0.9], seeds=0)
+    >>> model.K, model.N, model.phi
+    (2, 64, 'tanh')
     """
     if phi is None:
         phi = "linear" if isinstance(task, (FixedPoint, Cosine)) else "tanh"

@@ -58,7 +58,25 @@ def _check_module(module: Any) -> str:
 
 
 def gate_names(module: torch.nn.RNNBase) -> tuple[str, ...]:
-    """Gate names of ``module`` in PyTorch's order: ``("",)``, ``("r", "z", "n")`` or ``("i", "f", "g", "o")``."""
+    """Gate names of ``module`` in PyTorch's stacking order.
+
+    See :doc:`/book/12_own_network`.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
+
+    Returns
+    -------
+    tuple of str
+        ``("",)`` for ``nn.RNN`` (one block, keys ``"l{k}"``), ``("r", "z", "n")`` for
+        ``nn.GRU``, ``("i", "f", "g", "o")`` for ``nn.LSTM``.
+
+    Raises
+    ------
+    TypeError
+        if ``module`` is not one of these.
+    """
     return GATES[_check_module(module)]
 
 
@@ -79,6 +97,8 @@ def _key(prefix: str, gate: str) -> str:
 def split_gates(module: torch.nn.RNNBase, param: str = "weight_hh") -> dict[str, np.ndarray]:
     """Blocks of a stacked parameter of every layer, by gate, as float64 numpy copies.
 
+    See :doc:`/book/12_own_network`.
+
     Parameters
     ----------
     module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
@@ -91,6 +111,13 @@ def split_gates(module: torch.nn.RNNBase, param: str = "weight_hh") -> dict[str,
         keys ``"l{k}"`` (``nn.RNN``) or ``"l{k}.{gate}"`` (``"l0.i"``, ``"l1_reverse.n"``,
         ...), values of shape (H, H) for ``weight_hh`` (``(H, proj_size)`` for a
         projected LSTM), (H, input) for ``weight_ih``, (H,) for biases.
+
+    Raises
+    ------
+    TypeError
+        if ``module`` is not an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``.
+    ValueError
+        if ``param`` is unknown or absent (biases of a module built with ``bias=False``).
     """
     gates = gate_names(module)
     if param not in PARAMS:
@@ -107,12 +134,47 @@ def split_gates(module: torch.nn.RNNBase, param: str = "weight_hh") -> dict[str,
 
 
 def recurrent_weights(module: torch.nn.RNNBase) -> dict[str, np.ndarray]:
-    """Recurrent matrices of every layer and gate (``weight_hh`` blocks), see :func:`split_gates`."""
+    """Recurrent matrices of every layer and gate (``weight_hh`` blocks), see :func:`split_gates`.
+
+    Take one snapshot before and one after training and pass each pair of blocks to
+    :func:`~lrbook.analysis.analyse` (or both snapshots to :func:`analyse_gates`).
+
+    See :doc:`/book/12_own_network`.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
+        any ``num_layers``, uni- or bidirectional.
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape (H, H)
+        float64 copies, keys ``"l{k}"`` (``nn.RNN``) or ``"l{k}.{gate}"``
+        (``"l0.f"``, ``"l1_reverse.n"``, ...); ``block[i, j]`` is the weight from
+        hidden unit j to unit i. A projected LSTM (``proj_size > 0``) gives
+        (H, proj_size) blocks.
+    """
     return split_gates(module, "weight_hh")
 
 
 def input_weights(module: torch.nn.RNNBase) -> dict[str, np.ndarray]:
-    """Input matrices of every layer and gate (``weight_ih`` blocks, columns = input vectors)."""
+    """Input matrices of every layer and gate (``weight_ih`` blocks, columns = input vectors).
+
+    See :doc:`/book/12_own_network`.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape (H, n_in)
+        float64 copies, keys as in :func:`recurrent_weights`; ``n_in`` is
+        ``input_size`` for layer 0 and the output size of the layer below
+        (times 2 if bidirectional) above it. Column j is the input vector of input
+        j: pass ``input_weights(m)[key].T`` as ``W_in`` to
+        :func:`~lrbook.analysis.analyse`.
+    """
     return split_gates(module, "weight_ih")
 
 
@@ -132,14 +194,25 @@ def _locate(module: torch.nn.RNNBase, key: str, param: str) -> tuple[torch.nn.Pa
 def set_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any, param: str = "weight_hh") -> None:
     """Write the block ``key`` (e.g. ``"l0.g"``) of ``module`` in place (no gradient is recorded).
 
+    See :doc:`/book/12_own_network`.
+
     Parameters
     ----------
     module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
     key : str
         as returned by :func:`recurrent_weights`.
     W : array or Tensor
-        the new block, shape (H, H) (the block's shape).
+        the new block, of the block's shape ((H, H) for ``weight_hh``); cast to the
+        parameter's dtype and device.
     param : {"weight_hh", "weight_ih", "bias_hh", "bias_ih"}
+        which stacked parameter holds the block.
+
+    Raises
+    ------
+    ValueError
+        if ``param`` or ``key`` is unknown, or ``W`` has the wrong shape.
+    TypeError
+        if ``module`` is not an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``.
     """
     if param not in PARAMS:
         raise ValueError(f"param must be one of {', '.join(PARAMS)}; got {param!r}")
@@ -154,7 +227,25 @@ def set_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any, param: str 
 
 def with_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any,
                           param: str = "weight_hh") -> torch.nn.RNNBase:
-    """A deep copy of ``module`` with the block ``key`` replaced by ``W`` (``module`` is unchanged)."""
+    """A deep copy of ``module`` with the block ``key`` replaced by ``W`` (``module`` is unchanged).
+
+    See :doc:`/book/12_own_network`.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
+    key : str
+        block name as returned by :func:`recurrent_weights`, e.g. ``"l0.g"``.
+    W : array or Tensor
+        the new block, of the block's shape ((H, H) for ``weight_hh``).
+    param : {"weight_hh", "weight_ih", "bias_hh", "bias_ih"}
+        which stacked parameter holds the block.
+
+    Returns
+    -------
+    torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM
+        the modified copy (see :func:`set_recurrent_weight` for the errors).
+    """
     new = copy.deepcopy(module)
     set_recurrent_weight(new, key, W, param)
     return new
@@ -163,6 +254,8 @@ def with_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any,
 def module_loss_fn(model: torch.nn.Module, rnn: torch.nn.RNNBase, key: str,
                    evaluate: Callable[[torch.nn.Module], float]) -> Callable[[Any], float]:
     """A ``loss_fn(W)`` for :func:`~lrbook.analysis.analyse` from an evaluation of the whole model.
+
+    See :doc:`/book/12_own_network`.
 
     Parameters
     ----------
@@ -178,8 +271,17 @@ def module_loss_fn(model: torch.nn.Module, rnn: torch.nn.RNNBase, key: str,
     Returns
     -------
     callable
-        ``loss_fn(W)``: writes ``W`` into the block, evaluates, and restores the
-        original block (also when ``evaluate`` raises).
+        ``loss_fn(W)``: writes ``W`` into the block, evaluates (under
+        ``torch.no_grad()``), and restores the original block (also when
+        ``evaluate`` raises).
+
+    Raises
+    ------
+    ValueError
+        if ``key`` is not a block of ``rnn``.
+    TypeError
+        if ``rnn`` is not an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, or ``evaluate``
+        is not callable.
     """
     _locate(rnn, key, "weight_hh")
     if not callable(evaluate):
@@ -201,8 +303,10 @@ def module_loss_fn(model: torch.nn.Module, rnn: torch.nn.RNNBase, key: str,
 
 def analyse_gates(before: Mapping[str, Any], after: Mapping[str, Any],
                   loss_fns: Mapping[str, Callable[[Any], float]] | None = None,
-                  **kwargs) -> dict[str, Report]:
+                  **kwargs: Any) -> dict[str, Report]:
     """:func:`~lrbook.analysis.analyse` for every block of two :func:`recurrent_weights` snapshots.
+
+    See :doc:`/book/12_own_network`.
 
     Parameters
     ----------
@@ -211,12 +315,19 @@ def analyse_gates(before: Mapping[str, Any], after: Mapping[str, Any],
     loss_fns : dict of str to callable, optional
         a ``loss_fn`` per key (see :func:`module_loss_fn`); keys without one get no
         loss-based analyses.
-    **kwargs
-        passed to :func:`~lrbook.analysis.analyse`.
+    **kwargs : Any
+        passed to :func:`~lrbook.analysis.analyse` (except ``name``, which is the key).
 
     Returns
     -------
     dict of str to Report
+        one per key, named by it.
+
+    Raises
+    ------
+    ValueError
+        if ``before`` and ``after`` have different keys, or ``loss_fns`` has a key
+        that is not among them.
     """
     if set(before) != set(after):
         raise ValueError(f"before and after must have the same keys; got {sorted(before)} and {sorted(after)}")

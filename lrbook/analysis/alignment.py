@@ -32,6 +32,8 @@ from ._arrays import jsonable, matrices, to_numpy
 class Alignment:
     r"""Alignment of the top singular vectors of :math:`\Delta W` with reference vectors.
 
+    See :doc:`/book/04_randomness`.
+
     Attributes
     ----------
     labels : list of str, length n_ref
@@ -61,6 +63,12 @@ class Alignment:
     chance: float = field(default=float("nan"))
 
     def to_dict(self) -> dict:
+        """Every field as JSON types (lists; NaN as None).
+
+        Returns
+        -------
+        dict
+        """
         return {k: jsonable(v) for k, v in self.__dict__.items()}
 
 
@@ -82,7 +90,14 @@ def _span_norm(vecs: np.ndarray, refs: np.ndarray) -> np.ndarray:
 
 def alignment(dW: Any, *, W_in: Any = None, W_out: Any = None, W0: Any = None, r: int = 3,
               vectors: Mapping[str, Any] | None = None) -> Alignment:
-    r"""|cos| between the top-``r`` singular vectors of :math:`\Delta W` and task vectors.
+    r""":math:`|\cos|` between the top-``r`` singular vectors of :math:`\Delta W` and task vectors.
+
+    With :math:`\Delta W = \sum_i s_i u_i v_i^\top` and unit reference vectors
+    :math:`\hat x_j`,
+
+    .. math:: \mathrm{left}_{ij} = |u_i^\top \hat x_j|, \qquad \mathrm{right}_{ij} = |v_i^\top \hat x_j| .
+
+    See :doc:`/book/04_randomness`.
 
     Parameters
     ----------
@@ -103,6 +118,12 @@ def alignment(dW: Any, *, W_in: Any = None, W_out: Any = None, W0: Any = None, r
     Returns
     -------
     Alignment
+
+    Raises
+    ------
+    ValueError
+        if a shape does not match ``dW``, ``r`` is outside 1..N, or no reference
+        vector is given.
 
     Examples
     --------

@@ -39,6 +39,8 @@ MAX_BYTES = 256 * 2 ** 20
 def eval_batch(task: Task, seeds: int | Sequence[int] | np.ndarray, batch_size: int = EVAL_BATCH) -> Batch:
     """The test trials of each network, stacked.
 
+    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+
     Parameters
     ----------
     task : Task
@@ -98,6 +100,8 @@ def losses(model: RNN, task: Task, W: Any = None, *, batch: Batch | None = None,
            batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Test loss of each network of ``model`` with (optionally) replaced recurrent weights.
 
+    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+
     Parameters
     ----------
     model : RNN
@@ -116,7 +120,13 @@ def losses(model: RNN, task: Task, W: Any = None, *, batch: Batch | None = None,
     Returns
     -------
     ndarray, shape (K,) or (M, K)
-        masked MSE (see :func:`lrbook.engine.masked_mse`).
+        masked MSE (see :func:`lrbook.engine.masked_mse`); (K,) when ``W`` is None
+        or 3-d.
+
+    Raises
+    ------
+    ValueError
+        if ``W`` has the wrong shape or ``task`` does not match the networks.
     """
     if not isinstance(model, RNN):
         raise TypeError(f"model must be an lrbook RNN; got {type(model).__name__}")
@@ -152,6 +162,8 @@ def _truncated(W0: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray, R: 
 @dataclass
 class Evaluation:
     r"""Test-batch evaluation of trained networks (:func:`evaluate_result`).
+
+    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
 
     Attributes
     ----------
@@ -190,6 +202,12 @@ class Evaluation:
             return self.shuffle_losses.mean(axis=1) / self.L0
 
     def to_dict(self) -> dict:
+        """The fields and :attr:`shuffle_loss_ratio` as JSON types (NaN as None).
+
+        Returns
+        -------
+        dict
+        """
         d = {k: jsonable(v) for k, v in self.__dict__.items()}
         d["shuffle_loss_ratio"] = jsonable(self.shuffle_loss_ratio)
         return d
@@ -207,6 +225,8 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
                     threshold: float = 0.05, batch_size: int = EVAL_BATCH,
                     max_bytes: int = MAX_BYTES) -> Evaluation:
     r"""Truncation curve, shuffle test and test-batch L0 of trained networks, in one batched pass.
+
+    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
 
     Parameters
     ----------
@@ -229,8 +249,6 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
     Returns
     -------
     Evaluation
-
-    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
     """
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be an lrbook TrainResult; got {type(result).__name__}")
@@ -276,6 +294,10 @@ def truncation_losses(result: TrainResult, task: Task, ranks: Iterable[int] = DE
                       max_bytes: int = MAX_BYTES) -> np.ndarray:
     r"""Test loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` with the trained ``W_in``, ``W_out``.
 
+    Use :func:`lrbook.analysis.functional_rank` on the result (ranks must contain 0),
+    or :func:`evaluate_result`, which also returns it.
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     result : TrainResult
@@ -284,14 +306,13 @@ def truncation_losses(result: TrainResult, task: Task, ranks: Iterable[int] = DE
         each in 0..N (default R = 0..25, clipped to N).
     networks : int or sequence of int, optional
         default all K networks.
+    batch_size, max_bytes : int
+        see :func:`losses`.
 
     Returns
     -------
     ndarray, shape (K, len(ranks))
-
-    Use :func:`lrbook.analysis.functional_rank` on the result (ranks must contain 0),
-    or :func:`evaluate_result`, which also returns it.
-    See :doc:`/book/03_low_rank`.
+        K the number of selected networks.
     """
     ev = evaluate_result(result, task, ranks=ranks, n_shuffles=0, networks=networks,
                          batch_size=batch_size, max_bytes=max_bytes)
@@ -303,6 +324,23 @@ def shuffle_losses(result: TrainResult, task: Task, n_shuffles: int = 1, *,
                    max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, np.ndarray]:
     r"""Shuffle test of trained networks: losses of :math:`\pi(W_0) + \Delta W` and the test L0.
 
+    .. math:: \rho_k = \big\langle L\big(\pi(W_0) + \Delta W\big) \big\rangle_\pi \big/ L_0
+
+    See :doc:`/book/04_randomness`.
+
+    Parameters
+    ----------
+    result : TrainResult
+    task : Task
+        the task the networks were trained on.
+    n_shuffles : int
+        >= 1 shuffles of :math:`W_0` per network (seeded by the network seed,
+        stream ``STREAM_SHUFFLE``).
+    networks : int or sequence of int, optional
+        default all K networks.
+    batch_size, max_bytes : int
+        see :func:`losses`.
+
     Returns
     -------
     losses : ndarray, shape (K, n_shuffles)
@@ -310,8 +348,6 @@ def shuffle_losses(result: TrainResult, task: Task, n_shuffles: int = 1, *,
         loss of the initial network on the same test batch; ``losses / L0[:, None]``
         is the shuffle ratio (about 1 for g > 0, claim 3). The training-curve L0
         is ``result.L0``.
-
-    See :doc:`/book/04_randomness`.
     """
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=1)
     ev = evaluate_result(result, task, ranks=[0], n_shuffles=n_shuffles, networks=networks,

@@ -2,7 +2,8 @@ r"""Scalar measures of a connectivity change and of a learning curve.
 
 - :func:`norm_dW`: Frobenius norm :math:`\|\Delta W\|_F` (O(1) although
   :math:`\|W_0\|_F \approx g\sqrt N`, claim 2 of the paper; :doc:`/book/04_randomness`).
-- :func:`convergence_epoch`: first epoch with loss below 5 % of the initial loss.
+- :func:`convergence_epoch`: first epoch with loss below 5 % of the initial loss
+  (:doc:`/book/02_training`).
 - effective ranks of :math:`\Delta W` from its singular values: :func:`top_fraction`,
   :func:`participation_ratio`, :func:`entropy_rank`, :func:`stable_rank`,
   :func:`rank_for_fraction` (:doc:`/book/03_low_rank`).
@@ -29,6 +30,9 @@ def norm_dW(W0: Any, W: Any) -> np.ndarray | float:
 
     .. math:: \|\Delta W\|_F = \Big(\sum_{ij} \Delta W_{ij}^2\Big)^{1/2}
 
+    See :doc:`/book/04_randomness` (a small change to a large matrix) and
+    :doc:`/book/05_scaling`.
+
     Parameters
     ----------
     W0, W : array or Tensor, shape (N, N) or (K, N, N)
@@ -49,6 +53,9 @@ def convergence_epoch(loss: Any, *, threshold: float = THRESHOLD, L0: Any = None
 
     .. math:: e^* = \min\{e : L_e < \theta\, L_0\}, \qquad \theta = 0.05
 
+    See :doc:`/book/02_training` (random connectivity accelerates learning) and
+    :doc:`/book/05_scaling`.
+
     Parameters
     ----------
     loss : array, shape (epochs,) or (epochs, K)
@@ -65,7 +72,11 @@ def convergence_epoch(loss: Any, *, threshold: float = THRESHOLD, L0: Any = None
         the epoch index (0-based), or **-1 when the loss never falls below the
         threshold** (the same convention as ``TrainResult.diverged_epoch``).
 
-    See :doc:`/book/04_randomness` (random connectivity accelerates learning).
+    Raises
+    ------
+    ValueError
+        if ``loss`` is not (epochs,) or (epochs, K) with epochs >= 1, the shape of
+        ``L0`` is not ``loss.shape[1:]``, or ``threshold`` is outside (0, 1).
     """
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     L = to_numpy("loss", loss)
@@ -95,6 +106,8 @@ def top_fraction(s: Any, r: int | None = None) -> np.ndarray:
 
     .. math:: f_r = \sum_{i \le r} s_i^2 \Big/ \sum_i s_i^2
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     s : array, shape (..., n)
@@ -121,7 +134,23 @@ def top_fraction(s: Any, r: int | None = None) -> np.ndarray:
 def rank_for_fraction(s: Any, fraction: float = 0.99) -> np.ndarray | int:
     r"""Smallest r with :math:`f_r \ge` ``fraction`` (see :func:`top_fraction`).
 
-    Returns 0 for a zero matrix.
+    .. math:: r^* = \min\Big\{r : \sum_{i \le r} s_i^2 \ge \mathrm{fraction} \sum_i s_i^2\Big\}
+
+    (with a relative tolerance of 1e-12 on ``fraction``).
+
+    See :doc:`/book/03_low_rank`.
+
+    Parameters
+    ----------
+    s : array, shape (..., n)
+        singular values (finite, >= 0; any order).
+    fraction : float
+        in (0, 1]; default 0.99.
+
+    Returns
+    -------
+    int, or ndarray of int of shape (...)
+        r in 1..n; 0 for a zero matrix.
     """
     fraction = V.real("fraction", fraction, lo=0.0, hi=1.0, lo_open=True)
     f = top_fraction(s)
@@ -137,6 +166,17 @@ def participation_ratio(s: Any) -> np.ndarray | float:
 
     It is 1 for a rank-1 matrix, r for r equal singular values, N for an
     orthogonal matrix, and 0 (by convention) for a zero matrix.
+
+    See :doc:`/book/03_low_rank`.
+
+    Parameters
+    ----------
+    s : array, shape (..., n)
+        singular values (finite, >= 0; any order).
+
+    Returns
+    -------
+    float, or ndarray of shape (...)
     """
     a = _sv(s)
     s2 = (a ** 2).sum(-1)
@@ -152,6 +192,17 @@ def entropy_rank(s: Any) -> np.ndarray | float:
     .. math:: \mathrm{erank} = \exp\Big(-\sum_i p_i \log p_i\Big), \qquad p_i = s_i / \sum_j s_j
 
     Between 1 (rank 1) and the number of non-zero singular values; 0 for a zero matrix.
+
+    See :doc:`/book/03_low_rank`.
+
+    Parameters
+    ----------
+    s : array, shape (..., n)
+        singular values (finite, >= 0; any order).
+
+    Returns
+    -------
+    float, or ndarray of shape (...)
     """
     a = _sv(s)
     tot = a.sum(-1, keepdims=True)
@@ -163,9 +214,22 @@ def entropy_rank(s: Any) -> np.ndarray | float:
 
 
 def stable_rank(s: Any) -> np.ndarray | float:
-    r"""Stable (numerical) rank :math:`\|\Delta W\|_F^2 / \|\Delta W\|_2^2 = \sum_i s_i^2 / s_1^2`.
+    r"""Stable (numerical) rank of :math:`\Delta W`.
 
-    At most the rank; 0 for a zero matrix.
+    .. math:: \mathrm{srank} = \frac{\|\Delta W\|_F^2}{\|\Delta W\|_2^2} = \frac{\sum_i s_i^2}{s_1^2}
+
+    Between 1 and the rank; 0 for a zero matrix.
+
+    See :doc:`/book/03_low_rank`.
+
+    Parameters
+    ----------
+    s : array, shape (..., n)
+        singular values (finite, >= 0; any order), :math:`s_1` the largest.
+
+    Returns
+    -------
+    float, or ndarray of shape (...)
     """
     a = _sv(s)
     s1 = a[..., 0]

@@ -45,6 +45,9 @@ TOP = 10
 class Report:
     r"""Analysis of one recurrent matrix before and after training (see :func:`analyse`).
 
+    See :doc:`/book/12_own_network` (and :doc:`/book/03_low_rank`,
+    :doc:`/book/04_randomness` for the quantities).
+
     Attributes
     ----------
     N : int
@@ -130,13 +133,24 @@ class Report:
 
     @property
     def shuffle_loss_ratio(self) -> float | None:
-        r"""Mean loss after shuffling :math:`W_0`, over :math:`L_0` (None without a shuffle test)."""
+        r"""Mean loss after shuffling :math:`W_0`, over :math:`L_0` (None without a shuffle test).
+
+        .. math:: \rho = \big\langle L\big(\pi(W_0) + \Delta W\big)\big\rangle_\pi / L_0
+
+        NaN when :math:`L_0 = 0`.
+        """
         if self.shuffle is None or self.L0 is None:
             return None
         return float(np.mean(self.shuffle.losses) / self.L0) if self.L0 > 0 else float("nan")
 
     def to_dict(self) -> dict:
-        """Every field as JSON types (lists; complex as ``[re, im]``; NaN/inf as None)."""
+        """Every field as JSON types (lists; complex as ``[re, im]``; NaN/inf as None).
+
+        Returns
+        -------
+        dict
+            the fields, plus ``shuffle_loss_ratio``.
+        """
         d = {k: jsonable(v) for k, v in self.__dict__.items()}
         d["shuffle_loss_ratio"] = jsonable(self.shuffle_loss_ratio)
         return d
@@ -144,10 +158,23 @@ class Report:
     def summary(self, n_sv: int = TOP, max_rank: int = 10) -> dict:
         """The headline numbers as JSON types.
 
-        Keys: ``L0`` (training-curve L0 if a loss curve was given, else the
-        reference L0), ``final_loss``, ``convergence_epoch``, ``norm_dW``,
-        ``singular_values`` (top ``n_sv`` of dW), ``truncation_losses`` (R = 0..``max_rank``
-        among the measured ranks), ``functional_rank``, ``shuffle_loss_ratio``.
+        Parameters
+        ----------
+        n_sv : int
+            number of leading singular values of dW to keep, >= 1 (default 10).
+        max_rank : int
+            keep the truncation losses of the measured ranks R <= ``max_rank``, >= 0
+            (default 10).
+
+        Returns
+        -------
+        dict
+            ``L0`` (training-curve L0 if a loss curve was given, else the
+            reference L0), ``final_loss`` (of the loss curve, else the loss with
+            ``W``), ``convergence_epoch``, ``norm_dW``, ``singular_values`` (top
+            ``n_sv`` of dW), ``truncation_losses`` (R = 0..``max_rank`` among the
+            measured ranks), ``functional_rank``, ``shuffle_loss_ratio``; None for
+            what was not measured.
         """
         n_sv = V.integer("n_sv", n_sv, lo=1)
         max_rank = V.integer("max_rank", max_rank, lo=0)
@@ -165,6 +192,11 @@ class Report:
 
     def plot(self, *, n_sv: int = 30) -> dict:
         """Draw the report's figures (see :func:`lrbook.plotting.analysis.report_figures`).
+
+        Parameters
+        ----------
+        n_sv : int
+            number of leading singular values drawn (default 30).
 
         Returns
         -------
@@ -224,6 +256,8 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
             r_align: int = 3, name: str | None = None, meta: dict | None = None) -> Report:
     r"""Analyse the change of any recurrent matrix: bring your own weights.
 
+    See :doc:`/book/12_own_network`.
+
     Parameters
     ----------
     W0, W : array or Tensor, shape (N, N)
@@ -274,8 +308,6 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
     >>> rep = analyse(W0, W0 + np.outer(u, v) / 40)
     >>> round(rep.participation_ratio, 6), bool(rep.singular_values[1] < 1e-12)
     (1.0, True)
-
-    See :doc:`/book/12_own_network`.
     """
     w0 = matrices("W0", W0)
     w = matrices("W", W)
@@ -342,6 +374,8 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
     trained ``W_in``, ``W_out``; ``L0`` is the initial network's loss on the same test batch
     and ``L0_train`` / ``convergence_epoch`` come from the training curve.
 
+    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+
     Parameters
     ----------
     result : TrainResult
@@ -358,8 +392,6 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
     -------
     list of Report
         in the order of ``networks``.
-
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
     """
     ev = evaluate_result(result, task, ranks=ranks, n_shuffles=n_shuffles, networks=networks,
                          threshold=threshold, batch_size=batch_size, max_bytes=max_bytes)
@@ -391,10 +423,37 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
     return out
 
 
-def report_from_result(result: TrainResult, task: Task, k: int = 0, **kwargs) -> Report:
+def report_from_result(result: TrainResult, task: Task, k: int = 0, **kwargs: Any) -> Report:
     """The :class:`Report` of network ``k`` of a :class:`~lrbook.training.TrainResult`.
 
-    Keyword arguments as in :func:`reports_from_result`.
+    The same as ``reports_from_result(result, task, [k], **kwargs)[0]``: test-batch
+    losses (truncation curve, functional rank, shuffle test, ``L0``) plus the
+    training curve, snapshots and alignment of that network.
+
+    See :doc:`/book/03_low_rank`, :doc:`/book/04_randomness` and
+    :doc:`/book/12_own_network`.
+
+    Parameters
+    ----------
+    result : TrainResult
+    task : Task
+        the task the networks were trained on.
+    k : int
+        index of the network, 0..K-1.
+    **kwargs : Any
+        ``ranks``, ``n_shuffles``, ``threshold``, ``r_align``, ``batch_size``,
+        ``max_bytes`` as in :func:`reports_from_result`.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    TypeError
+        if ``result`` is not a :class:`~lrbook.training.TrainResult`.
+    ValueError
+        if ``k`` is out of range (or another argument is).
     """
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be an lrbook TrainResult; got {type(result).__name__}")

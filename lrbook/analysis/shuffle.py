@@ -26,6 +26,8 @@ def shuffle_entries(W0: Any, seed: int | Sequence[int] | np.random.Generator = 0
                     ) -> np.ndarray:
     """Randomly permute all N*N entries of ``W0`` (each matrix of a stack separately).
 
+    See :doc:`/book/04_randomness`.
+
     Parameters
     ----------
     W0 : array or Tensor, shape (N, N) or (K, N, N)
@@ -41,6 +43,12 @@ def shuffle_entries(W0: Any, seed: int | Sequence[int] | np.random.Generator = 0
     ndarray, shape of ``W0``, or (n,) + shape of ``W0``
         float64; each matrix holds exactly the entries of the corresponding
         ``W0`` in a new order.
+
+    Raises
+    ------
+    ValueError
+        if a seed is negative, ``n < 1``, or a sequence of seeds does not have one
+        entry per matrix.
     """
     w0 = matrices("W0", W0, square=False)
     if n is not None:
@@ -70,6 +78,8 @@ def shuffle_entries(W0: Any, seed: int | Sequence[int] | np.random.Generator = 0
 class ShuffleTest:
     r"""Result of :func:`shuffle_test` for one network.
 
+    See :doc:`/book/04_randomness`.
+
     Attributes
     ----------
     losses : ndarray, shape (n_shuffles,)
@@ -93,6 +103,12 @@ class ShuffleTest:
         return float(np.mean(self.losses) / self.L0) if self.L0 > 0 else float("nan")
 
     def to_dict(self) -> dict:
+        """The fields and :attr:`ratio` as JSON types (NaN as None).
+
+        Returns
+        -------
+        dict
+        """
         return {"losses": jsonable(self.losses), "L0": jsonable(self.L0),
                 "loss_trained": jsonable(self.loss_trained), "seed": self.seed,
                 "ratio": jsonable(self.ratio)}
@@ -103,6 +119,8 @@ def shuffle_test(loss_fn: Callable[[Any], float], W0: Any, dW: Any, *, seed: int
     r"""Loss of a shuffled :math:`W_0` plus the trained :math:`\Delta W`, one network.
 
     .. math:: \rho = \frac{L\big(\pi(W_0) + \Delta W\big)}{L_0}
+
+    See :doc:`/book/04_randomness`.
 
     Parameters
     ----------
@@ -119,6 +137,7 @@ def shuffle_test(loss_fn: Callable[[Any], float], W0: Any, dW: Any, *, seed: int
     Returns
     -------
     ShuffleTest
+        ``loss_trained`` is ``loss_fn(W0 + dW)``.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, loss_fn(W) -> float; got {type(loss_fn).__name__}")

@@ -23,6 +23,8 @@ from ._arrays import jsonable, matrices, same_shape
 def singular_values(A: Any) -> np.ndarray:
     """Singular values of a matrix or of each matrix of a stack, descending.
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     A : array or Tensor, shape (..., N, M)
@@ -31,6 +33,11 @@ def singular_values(A: Any) -> np.ndarray:
     -------
     ndarray, shape (..., min(N, M))
         float64, descending along the last axis.
+
+    Raises
+    ------
+    ValueError
+        if ``A`` is not at least 2-d, is empty, or holds NaN or inf.
     """
     a = matrices("A", A, square=False)
     return np.linalg.svd(a, compute_uv=False)
@@ -39,6 +46,8 @@ def singular_values(A: Any) -> np.ndarray:
 def dW_singular_values(W0: Any, W: Any) -> np.ndarray:
     r"""Singular values of :math:`\Delta W = W - W_0`, descending.
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     W0, W : array or Tensor, shape (N, N) or (K, N, N)
@@ -46,8 +55,6 @@ def dW_singular_values(W0: Any, W: Any) -> np.ndarray:
     Returns
     -------
     ndarray, shape (N,) or (K, N)
-
-    See :doc:`/book/03_low_rank`.
     """
     w0 = matrices("W0", W0, square=False)
     w = matrices("W", W, square=False)
@@ -57,6 +64,8 @@ def dW_singular_values(W0: Any, W: Any) -> np.ndarray:
 
 def singular_values_over_training(snapshots: Any, W0: Any | None = None) -> np.ndarray:
     r"""Singular values of :math:`W(t) - W_0` for every snapshot of training.
+
+    See :doc:`/book/03_low_rank`.
 
     Parameters
     ----------
@@ -70,8 +79,6 @@ def singular_values_over_training(snapshots: Any, W0: Any | None = None) -> np.n
     -------
     ndarray, shape (S, N) or (S, K, N)
         descending singular values of each :math:`\Delta W(t)`.
-
-    See :doc:`/book/03_low_rank`.
     """
     s = matrices("snapshots", snapshots, square=False)
     if s.ndim < 3:
@@ -110,6 +117,9 @@ class Spectra:
 
     Leading axes (K,) when computed for a stack of K networks.
 
+    See :doc:`/book/03_low_rank` (singular values) and :doc:`/book/04_randomness`
+    (eigenvalues).
+
     Attributes
     ----------
     sv_dW, sv_W0, sv_W : ndarray, shape (..., N)
@@ -126,12 +136,19 @@ class Spectra:
     eig_W: np.ndarray
 
     def to_dict(self) -> dict:
-        """JSON-serialisable dict (complex numbers as ``[re, im]`` pairs)."""
+        """JSON-serialisable dict (complex numbers as ``[re, im]`` pairs).
+
+        Returns
+        -------
+        dict
+        """
         return {k: jsonable(v) for k, v in self.__dict__.items()}
 
 
 def spectra(W0: Any, W: Any) -> Spectra:
     r"""All spectra of one network (N, N) or of K networks (K, N, N).
+
+    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
 
     Parameters
     ----------
@@ -140,6 +157,7 @@ def spectra(W0: Any, W: Any) -> Spectra:
     Returns
     -------
     Spectra
+        with :math:`\Delta W = W - W_0`.
 
     Examples
     --------

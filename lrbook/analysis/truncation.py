@@ -29,6 +29,8 @@ DEFAULT_RANKS = range(0, 26)
 def svd_truncate(dW: Any, R: int) -> np.ndarray:
     r"""Best rank-R approximation :math:`\mathrm{SVD}_R(\Delta W)` (Eckart–Young).
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     dW : array or Tensor, shape (N, M) or (K, N, M)
@@ -38,6 +40,7 @@ def svd_truncate(dW: Any, R: int) -> np.ndarray:
     Returns
     -------
     ndarray, shape of ``dW`` (float64)
+        :math:`\sum_{r \le R} s_r u_r v_r^\top` for each matrix.
     """
     d = matrices("dW", dW, square=False)
     R = V.integer("R", R, lo=0, hi=min(d.shape[-2:]))
@@ -47,6 +50,8 @@ def svd_truncate(dW: Any, R: int) -> np.ndarray:
 
 def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
     r"""The truncated connectivity :math:`W_0 + \mathrm{SVD}_R(\Delta W)`.
+
+    See :doc:`/book/03_low_rank`.
 
     Parameters
     ----------
@@ -58,8 +63,6 @@ def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
     Returns
     -------
     ndarray, shape of ``W0`` (float64)
-
-    See :doc:`/book/03_low_rank`.
     """
     w0 = matrices("W0", W0, square=False)
     d = matrices("dW", dW, square=False)
@@ -70,6 +73,8 @@ def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
 def truncations(W0: Any, dW: Any, ranks: Iterable[int] = DEFAULT_RANKS) -> np.ndarray:
     """:func:`truncate` at several ranks from one SVD.
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     W0, dW : array or Tensor, shape (N, N) or (K, N, N)
@@ -79,6 +84,7 @@ def truncations(W0: Any, dW: Any, ranks: Iterable[int] = DEFAULT_RANKS) -> np.nd
     Returns
     -------
     ndarray, shape (len(ranks), N, N) or (len(ranks), K, N, N)
+        float64, in the order of ``ranks``.
     """
     w0 = matrices("W0", W0, square=False)
     d = matrices("dW", dW, square=False)
@@ -93,6 +99,8 @@ def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
     r"""Smallest rank whose truncated network reaches ``threshold`` times the R = 0 loss.
 
     .. math:: R^* = \min\{R : L(W_0 + \mathrm{SVD}_R(\Delta W)) < \theta\, L(W_0)\}
+
+    See :doc:`/book/03_low_rank`.
 
     Parameters
     ----------
@@ -110,6 +118,12 @@ def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
         the smallest listed R meeting the criterion, or **-1 when no listed rank
         does** (e.g. training stopped before the loss fell below 5 % of L(R=0), or
         ``ranks`` stops too early). NaN losses never meet it.
+
+    Raises
+    ------
+    ValueError
+        if the shape of ``losses`` does not match ``ranks``, ``ranks`` lacks 0, or
+        ``threshold`` is outside (0, 1).
     """
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     L = to_numpy("losses", losses)
@@ -133,6 +147,8 @@ def truncation_curve(loss_fn: Callable[[Any], float], W0: Any, dW: Any,
                      ranks: Iterable[int] = DEFAULT_RANKS) -> np.ndarray:
     r"""Loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` for each R, one network.
 
+    See :doc:`/book/03_low_rank`.
+
     Parameters
     ----------
     loss_fn : callable
@@ -145,6 +161,7 @@ def truncation_curve(loss_fn: Callable[[Any], float], W0: Any, dW: Any,
     Returns
     -------
     ndarray, shape (len(ranks),)
+        ``loss_fn(truncate(W0, dW, R))`` for each R, in the order of ``ranks``.
     """
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, loss_fn(W) -> float; got {type(loss_fn).__name__}")

@@ -87,7 +87,17 @@ def _host() -> str:
 
 def payload_sha256(arrays: dict[str, np.ndarray]) -> str:
     """sha256 of the arrays: for each name in sorted order, the name, dtype, shape and
-    C-order bytes."""
+    C-order bytes.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+
+    Returns
+    -------
+    str
+        64 hex characters; it changes with any name, dtype, shape or byte.
+    """
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
@@ -98,7 +108,24 @@ def payload_sha256(arrays: dict[str, np.ndarray]) -> str:
 
 def snapshot_schedule(epochs: int, every: int) -> np.ndarray:
     """Epochs at which :func:`lrbook.training.train` keeps ``W``: 0, every multiple of
-    ``every`` and the last epoch."""
+    ``every`` and the last epoch.
+
+    Parameters
+    ----------
+    epochs : int
+        training epochs.
+    every : int
+        ``snapshot_every``.
+
+    Returns
+    -------
+    ndarray of int64, shape (S,)
+
+    Examples
+    --------
+    >>> snapshot_schedule(10, 4).tolist()
+    [0, 4, 8, 10]
+    """
     return np.array([0] + [e for e in range(1, epochs + 1) if e % every == 0 or e == epochs],
                     dtype=np.int64)
 
@@ -107,6 +134,9 @@ def snapshot_schedule(epochs: int, every: int) -> np.ndarray:
 @dataclass
 class NetworkResult:
     """One trained network: its config and a one-network :class:`~lrbook.training.TrainResult`.
+
+    The chapter :doc:`/book/02_training` trains its networks once into the cache;
+    the later chapters read them back.
 
     Attributes
     ----------
@@ -127,12 +157,19 @@ class NetworkResult:
 
     @property
     def key(self) -> str:
+        """The cache key, :attr:`NetworkConfig.key`."""
         return self.config.key
 
     def summary(self) -> dict[str, Any]:
-        """``L0``, ``final_loss``, ``dW_norm`` (:func:`lrbook.analysis.norm_dW`),
-        ``convergence_epoch`` (:func:`lrbook.analysis.convergence_epoch`: first epoch with
-        loss < 0.05 L0, -1 if never) and ``diverged_epoch`` (-1 if not)."""
+        """The headline numbers of the network.
+
+        Returns
+        -------
+        dict
+            ``L0``, ``final_loss``, ``dW_norm`` (:func:`lrbook.analysis.norm_dW`),
+            ``convergence_epoch`` (:func:`lrbook.analysis.convergence_epoch`: first epoch
+            with loss < 0.05 L0, -1 if never) and ``diverged_epoch`` (-1 if not).
+        """
         r = self.result
         return {
             "L0": float(r.L0[0]),
@@ -143,7 +180,15 @@ class NetworkResult:
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The stored arrays (float32 / int64), see the module docstring."""
+        """The stored arrays (float32 / int64), see the module docstring.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``loss``, ``grad_norm`` (epochs,), the weights without the network axis,
+            and ``snapshots`` (S, N, N), ``snapshot_epochs`` (S,) when the config
+            asks for snapshots.
+        """
         r = self.result
         out = {"loss": r.loss[:, 0], "grad_norm": r.grad_norm[:, 0]}
         for name in ARRAYS[2:]:
@@ -163,6 +208,23 @@ def split_result(result: TrainResult, configs: list[NetworkConfig]) -> list[Netw
     part read back from disk bit for bit. Each network is charged an equal share of
     the ensemble's wall time. When all networks of an ensemble diverged, training
     stopped early; the missing snapshots are filled with the final (frozen) weights.
+
+    Parameters
+    ----------
+    result : TrainResult
+        K networks.
+    configs : list of NetworkConfig
+        one per network, in order (their ``g`` and ``seed`` must match the result's).
+
+    Returns
+    -------
+    list of NetworkResult
+        K one-network results, ``from_cache`` False.
+
+    Raises
+    ------
+    ValueError
+        if the number of configs, or a network's ``g`` or seed, does not match.
     """
     if len(configs) != result.K:
         raise ValueError(f"configs must have one entry per network (K={result.K}); got {len(configs)}")
@@ -201,6 +263,9 @@ def split_result(result: TrainResult, configs: list[NetworkConfig]) -> list[Netw
 class ResultCache:
     """A folder of per-network results (see the module docstring for the layout).
 
+    The chapter :doc:`/book/02_training` trains its networks once into the cache;
+    :doc:`/book/03_low_rank` and :doc:`/book/04_randomness` read them back.
+
     Parameters
     ----------
     folder : str or Path, optional
@@ -227,13 +292,35 @@ class ResultCache:
 
     # ------------------------------------------------------------------ paths
     def path(self, key: str) -> Path:
-        """Where the result of ``key`` lives."""
+        """Where the result of ``key`` lives.
+
+        Parameters
+        ----------
+        key : str
+            a :attr:`NetworkConfig.key`, 64 lowercase hex characters.
+
+        Returns
+        -------
+        Path
+            ``<root>/networks/<key>.npz`` (whether it exists or not).
+
+        Raises
+        ------
+        ValueError
+            if ``key`` is not 64 lowercase hex characters.
+        """
         if not _KEY_RE.match(key):
             raise ValueError(f"key must be 64 lowercase hex characters; got {key!r}")
         return self.networks / f"{key}.npz"
 
     def keys(self) -> list[str]:
-        """Keys with a file in the cache (not verified; temporary files are ignored)."""
+        """Keys with a file in the cache (not verified; temporary files are ignored).
+
+        Returns
+        -------
+        list of str
+            sorted.
+        """
         if not self.networks.is_dir():
             return []
         return sorted(p.stem for p in self.networks.glob("*.npz") if _KEY_RE.match(p.stem))
@@ -249,7 +336,17 @@ class ResultCache:
 
     # ------------------------------------------------------------------ writing
     def save(self, part: NetworkResult) -> Path:
-        """Write one network's result atomically; returns its path."""
+        """Write one network's result atomically; returns its path.
+
+        Parameters
+        ----------
+        part : NetworkResult
+
+        Returns
+        -------
+        Path
+            ``path(part.key)``, replaced if it existed.
+        """
         self._ensure()
         arrays = part.arrays()
         r = part.result
@@ -277,6 +374,15 @@ class ResultCache:
         An invalid file (truncated, bytes flipped, other version or config, wrong
         checksum) is reported with a :class:`CacheWarning` naming it and moved to
         ``corrupt/``; None is returned so the caller recomputes it.
+
+        Parameters
+        ----------
+        config : NetworkConfig
+
+        Returns
+        -------
+        NetworkResult or None
+            with ``from_cache`` True.
         """
         path = self.path(config.key)
         if not path.is_file():
@@ -293,7 +399,17 @@ class ResultCache:
             return None
 
     def meta(self, key: str) -> dict[str, Any]:
-        """The JSON metadata of a stored result (not verified; may raise on a bad file)."""
+        """The JSON metadata of a stored result (not verified; may raise on a bad file).
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        dict
+            see the module docstring.
+        """
         with open(self.path(key), "rb") as f, np.load(f, allow_pickle=False) as z:
             return json.loads(z["meta"].tobytes().decode())
 
@@ -342,7 +458,16 @@ class ResultCache:
 
     # ------------------------------------------------------------------ housekeeping
     def discard(self, key: str) -> Path | None:
-        """Move the file of ``key`` to ``corrupt/``; returns the new path (None if gone)."""
+        """Move the file of ``key`` to ``corrupt/``; returns the new path (None if gone).
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        Path or None
+        """
         src = self.path(key)
         self.corrupt.mkdir(parents=True, exist_ok=True)
         dest = self.corrupt / f"{key}.{time.strftime('%Y%m%dT%H%M%S')}.{secrets.token_hex(3)}.npz"
@@ -353,7 +478,13 @@ class ResultCache:
         return dest
 
     def temp_files(self) -> list[Path]:
-        """Temporary files of writes in progress or interrupted."""
+        """Temporary files of writes in progress or interrupted.
+
+        Returns
+        -------
+        list of Path
+            sorted.
+        """
         if not self.networks.is_dir():
             return []
         return sorted(p for p in self.networks.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp"))
@@ -362,8 +493,17 @@ class ResultCache:
         """Remove temporary files left by dead writers.
 
         A file is removed when its writer ran on this host and its process is gone, or
-        when it is older than ``max_age_s`` (writers on other hosts). Returns what was
-        removed.
+        when it is older than ``max_age_s`` (writers on other hosts).
+
+        Parameters
+        ----------
+        max_age_s : float
+            age in seconds past which any temporary file counts as dead (default one day).
+
+        Returns
+        -------
+        list of Path
+            what was removed.
         """
         removed = []
         host, now = _host(), time.time()

@@ -32,6 +32,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``sweep`` command on an ``argparse`` subparsers object.
 
     The parser's ``func`` default is :func:`run`.
+
+    Parameters
+    ----------
+    subparsers : argparse subparsers action
+        as returned by ``ArgumentParser.add_subparsers()``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        the ``sweep`` sub-parser.
     """
     p = subparsers.add_parser(
         "sweep", help="train a preset sweep of networks into the cache (resumable)",
@@ -66,7 +76,25 @@ def _error(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Execute ``lrbook sweep`` with parsed ``args``; returns the exit code."""
+    """Execute ``lrbook sweep`` with parsed ``args``; returns the exit code.
+
+    Runs :func:`~lrbook.experiments.sweep` on the preset's configs (on a local
+    ``distributed`` cluster when ``--workers > 1``) and prints a one-line summary, or
+    a JSON report with ``--json``.
+
+    See :doc:`/book/05_scaling`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        parsed by the parser of :func:`add_parser`.
+
+    Returns
+    -------
+    int
+        0 done; 2 bad arguments or missing ``distributed`` (one line on stderr);
+        130 interrupted.
+    """
     try:
         scale = args.scale or get_scale()
         if args.workers < 1:

@@ -39,7 +39,25 @@ FLOAT_DIGITS = 12
 
 
 def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no blanks; NaN and inf are refused."""
+    """JSON with sorted keys and no blanks; NaN and inf are refused.
+
+    Parameters
+    ----------
+    obj : object
+        JSON types only.
+
+    Returns
+    -------
+    str
+        equal objects give equal strings (the input of the sha256 keys).
+
+    Raises
+    ------
+    ValueError
+        if ``obj`` holds NaN or inf.
+    TypeError
+        if it holds a type JSON cannot represent.
+    """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
@@ -170,6 +188,19 @@ class NetworkConfig:
     ------
     ValueError, TypeError
         naming the parameter, the value and the allowed range.
+
+    Examples
+    --------
+    >>> c = NetworkConfig("flipflop", N=32, g=0.9, seed=1, epochs=50)
+    >>> c.optimizer, c.batch_size, c.trained, c.phi
+    ('adam', 32, ('W_in', 'W', 'W_out'), 'tanh')
+    >>> c == NetworkConfig.from_dict(c.to_dict()), len(c.key)
+    (True, 64)
+
+    The networks of an :class:`EnsembleConfig` are NetworkConfigs; they are the
+    unit of :func:`~lrbook.experiments.run_ensemble` and
+    :func:`~lrbook.experiments.sweep` (chapters :doc:`/book/04_randomness`,
+    :doc:`/book/05_scaling`).
     """
 
     task: str
@@ -214,7 +245,24 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> NetworkConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        """Inverse of :meth:`to_dict` (unknown keys are an error).
+
+        Parameters
+        ----------
+        d : mapping
+            fields of the config, as from :meth:`to_dict`.
+
+        Returns
+        -------
+        NetworkConfig
+
+        Raises
+        ------
+        TypeError
+            if ``d`` is not a mapping.
+        ValueError
+            if it has a key that is not a field (or a value out of range).
+        """
         return _from_dict(cls, d)
 
     @property
@@ -240,12 +288,29 @@ class EnsembleConfig:
     seed share the random matrix chi (``W0 = g chi``). See :class:`NetworkConfig` for
     the other parameters.
 
+    Used (through :func:`~lrbook.experiments.run_ensemble`) by the chapters
+    :doc:`/book/02_training`, :doc:`/book/03_low_rank`, :doc:`/book/04_randomness`
+    and :doc:`/book/05_scaling`.
+
     Parameters
     ----------
+    task : str or Task
+        a name of :data:`lrbook.tasks.TASKS` or a task object.
+    task_params : mapping, optional
+        task parameters.
+    N : int
+        neurons, >= 1.
     g : float or sequence of float
         strengths, each >= 0, no repeats.
     seeds : int or sequence of int
         seeds, each >= 0, no repeats.
+    epochs, lr, optimizer, batch_size, trained, phi, snapshot_every
+        shared by every network, as in :class:`NetworkConfig`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        naming the parameter, the value and the allowed range.
 
     Examples
     --------
@@ -324,7 +389,24 @@ class EnsembleConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnsembleConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        """Inverse of :meth:`to_dict` (unknown keys are an error).
+
+        Parameters
+        ----------
+        d : mapping
+            fields of the config, as from :meth:`to_dict`.
+
+        Returns
+        -------
+        EnsembleConfig
+
+        Raises
+        ------
+        TypeError
+            if ``d`` is not a mapping.
+        ValueError
+            if it has a key that is not a field (or a value out of range).
+        """
         return _from_dict(cls, d)
 
     @property
@@ -334,7 +416,17 @@ class EnsembleConfig:
         return _key("ensemble", self.to_dict())
 
     def replace(self, **changes: Any) -> EnsembleConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes : Any
+            new values of fields, e.g. ``epochs=500`` or ``g=(0.0, 1.5)``.
+
+        Returns
+        -------
+        EnsembleConfig
+        """
         return dataclasses.replace(self, **changes)
 
 

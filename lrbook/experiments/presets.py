@@ -32,7 +32,27 @@ NONLINEAR_TASKS = ("flipflop", "mante", "romo")
 
 
 def g_grid(g_max: float, step: float = 0.3) -> tuple[float, ...]:
-    """``0, step, 2 step, ..., g_max`` (rounded to 10 decimals)."""
+    """``0, step, 2 step, ..., g_max`` (rounded to 10 decimals).
+
+    The paper's g grids of :data:`NONLINEAR` (:doc:`/book/02_training`).
+
+    Parameters
+    ----------
+    g_max : float
+        last value (rounded to the nearest multiple of ``step``).
+    step : float
+        spacing, default 0.3 (the paper's).
+
+    Returns
+    -------
+    tuple of float
+        ``round(g_max / step) + 1`` values.
+
+    Examples
+    --------
+    >>> g_grid(0.9)
+    (0.0, 0.3, 0.6, 0.9)
+    """
     n = int(round(g_max / step))
     return tuple(round(step * i, 10) for i in range(n + 1))
 
@@ -87,6 +107,9 @@ def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLI
                     **overrides: Any) -> dict[str, EnsembleConfig]:
     """The g sweep of Figure 2 for each task at ``scale``.
 
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank` and
+    :doc:`/book/04_randomness`.
+
     Parameters
     ----------
     scale : {"ci", "book", "paper"}, optional
@@ -121,9 +144,20 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLIN
                    **overrides: Any) -> dict[tuple[str, int], EnsembleConfig]:
     """The N-scaling supplement: each task at each N, g in {0, 0.9, 1.8}.
 
+    See :doc:`/book/05_scaling`.
+
+    Parameters
+    ----------
+    scale : {"ci", "book", "paper"}, optional
+        default :func:`lrbook.config.get_scale` (``LRBOOK_SCALE``).
+    tasks : sequence of {"flipflop", "mante", "romo"}
+    **overrides
+        fields of :class:`EnsembleConfig` to change in every config.
+
     Returns
     -------
     dict of (task, N) to EnsembleConfig
+        the sizes of :data:`NSCALING` at ``scale``, ``g x seeds`` each.
 
     Examples
     --------

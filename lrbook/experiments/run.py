@@ -27,6 +27,9 @@ class EnsembleResult(TrainResult):
     networks, whenever they were trained (each network is charged an equal share of
     its ensemble's time).
 
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank`,
+    :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+
     Attributes
     ----------
     ensemble : EnsembleConfig or None
@@ -52,7 +55,19 @@ class EnsembleResult(TrainResult):
         return int(np.sum(~self.from_cache))
 
     def part(self, k: int) -> TrainResult:
-        """Network ``k`` alone, as a one-network TrainResult."""
+        """Network ``k`` alone, as a one-network TrainResult.
+
+        Parameters
+        ----------
+        k : int
+            index of the network, 0..K-1.
+
+        Returns
+        -------
+        TrainResult
+            K = 1, arrays sliced (views, not copies); ``seconds`` is this result's
+            ``seconds / K``.
+        """
         return _slice(self, k)
 
 
@@ -69,6 +84,24 @@ def _slice(r: TrainResult, k: int) -> TrainResult:
 
 def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None) -> EnsembleResult:
     """Stack per-network results (same task, N, epochs, training rule) into one.
+
+    This is how :func:`run_ensemble` assembles its result (chapters
+    :doc:`/book/04_randomness`, :doc:`/book/05_scaling`).
+
+    Parameters
+    ----------
+    parts : sequence of NetworkResult
+        one-network results whose ``result.config`` (task, N, dt, phi, optimizer,
+        batch size, epochs, trained, ...) and weight shapes are equal.
+    ensemble : EnsembleConfig, optional
+        stored as :attr:`EnsembleResult.ensemble`.
+
+    Returns
+    -------
+    EnsembleResult
+        network k is ``parts[k]``; arrays concatenated along the network axis,
+        ``seconds`` the sum of the parts', ``from_cache`` from each part.
+        Snapshots are kept only if every part has them.
 
     Raises
     ------
@@ -100,7 +133,22 @@ def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None
 
 
 def as_cache(cache: bool | str | os.PathLike | ResultCache | None) -> ResultCache | None:
-    """``True`` -> the default cache, ``False``/``None`` -> no cache, a path -> that folder."""
+    """``True`` -> the default cache, ``False``/``None`` -> no cache, a path -> that folder.
+
+    Parameters
+    ----------
+    cache : bool, str, PathLike, ResultCache or None
+
+    Returns
+    -------
+    ResultCache or None
+        a :class:`ResultCache` is returned as is.
+
+    Raises
+    ------
+    TypeError
+        for any other type.
+    """
     if cache is None or cache is False:
         return None
     if cache is True:
@@ -119,6 +167,9 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
     Diverging networks do not stop the others (``on_divergence="stop"``): their
     divergence epoch is recorded and stored like any result.
 
+    Called by :func:`run_ensemble` and :func:`~lrbook.experiments.sweep`
+    (:doc:`/book/05_scaling`).
+
     Parameters
     ----------
     configs : sequence of NetworkConfig
@@ -134,7 +185,14 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
     Returns
     -------
     list of NetworkResult
-        in the order of ``configs``.
+        in the order of ``configs`` (empty for no configs); ``from_cache`` False.
+
+    Raises
+    ------
+    TypeError
+        if an entry is not a :class:`NetworkConfig`.
+    ValueError
+        if the configs do not share a group key.
     """
     configs = list(configs)
     if not configs:
@@ -170,6 +228,9 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
     :func:`lrbook.training.train` (``on_divergence="stop"``), and each is written to
     the cache atomically as soon as that ensemble finishes. Running the same config
     twice trains nothing the second time and returns bit-identical arrays.
+
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank`,
+    :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
 
     Parameters
     ----------
@@ -209,7 +270,22 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
 
 
 def summaries(result: EnsembleResult) -> list[dict[str, Any]]:
-    """One summary dict per network (see :meth:`NetworkResult.summary`), with g and seed."""
+    """One summary dict per network (see :meth:`NetworkResult.summary`), with g and seed.
+
+    See :doc:`/book/02_training` (convergence) and :doc:`/book/04_randomness` (norms).
+
+    Parameters
+    ----------
+    result : EnsembleResult
+        e.g. from :func:`run_ensemble`; needs its ``networks``.
+
+    Returns
+    -------
+    list of dict
+        per network, in order: ``g``, ``seed``, ``key`` (cache key), ``L0``,
+        ``final_loss``, ``dW_norm``, ``convergence_epoch`` (first epoch with loss
+        < 0.05 L0, -1 if never) and ``diverged_epoch`` (-1 if not).
+    """
     out = []
     for k, cfg in enumerate(result.networks):
         nr = NetworkResult(cfg, _slice(result, k))

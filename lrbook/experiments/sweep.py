@@ -43,6 +43,8 @@ DEFAULT_MAX_ENSEMBLE = 32
 class SweepResult:
     """What a sweep did.
 
+    See :doc:`/book/05_scaling`.
+
     Attributes
     ----------
     networks : list of NetworkConfig
@@ -69,18 +71,29 @@ class SweepResult:
 
     @property
     def n_trained(self) -> int:
+        """Networks trained by this call."""
         return sum(s == "trained" for s in self.status)
 
     @property
     def n_cached(self) -> int:
+        """Networks found in the cache."""
         return sum(s == "cached" for s in self.status)
 
     @property
     def n_diverged(self) -> int:
+        """Networks whose training diverged (``diverged_epoch >= 0``)."""
         return sum(s["diverged_epoch"] >= 0 for s in self.summaries)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (NaN losses become None)."""
+        """JSON-ready summary (NaN losses become None).
+
+        Returns
+        -------
+        dict
+            ``cache``, ``seconds``, ``n_networks``, ``n_trained``, ``n_cached``,
+            ``n_diverged``, ``groups`` and ``networks`` (each summary with its
+            ``status``).
+        """
         clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
         return {
             "cache": self.cache, "seconds": self.seconds, "n_networks": len(self.networks),
@@ -93,7 +106,23 @@ class SweepResult:
 
 def expand(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkConfig
            ) -> list[NetworkConfig]:
-    """Flatten ensembles and networks into a list of networks, first occurrence kept."""
+    """Flatten ensembles and networks into a list of networks, first occurrence kept.
+
+    Parameters
+    ----------
+    configs : EnsembleConfig, NetworkConfig, or an iterable / mapping of them
+        a mapping contributes its values (e.g. the dict of :func:`nonlinear_sweep`).
+
+    Returns
+    -------
+    list of NetworkConfig
+        in order, duplicates (same :attr:`NetworkConfig.key`) removed.
+
+    Raises
+    ------
+    TypeError
+        if an entry is neither an :class:`EnsembleConfig` nor a :class:`NetworkConfig`.
+    """
     if isinstance(configs, (EnsembleConfig, NetworkConfig)):
         configs = [configs]
     elif isinstance(configs, Mapping):
@@ -116,7 +145,20 @@ def expand(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | Network
 def plan(networks: list[NetworkConfig], max_ensemble: int) -> list[list[NetworkConfig]]:
     """Group compatible networks into ensembles of at most ``max_ensemble``, sizes as
     equal as possible, each group ordered by (g, seed); groups in order of first
-    appearance."""
+    appearance.
+
+    Parameters
+    ----------
+    networks : list of NetworkConfig
+    max_ensemble : int
+        largest group size, >= 1.
+
+    Returns
+    -------
+    list of list of NetworkConfig
+        each inner list shares one :attr:`NetworkConfig.group_key` and can be
+        trained by :func:`~lrbook.experiments.train_networks`.
+    """
     by_group: dict[tuple, list[NetworkConfig]] = {}
     for n in networks:
         by_group.setdefault(n.group_key, []).append(n)
@@ -139,16 +181,33 @@ def run_group(configs: list[dict], folder: str, threads: int | None = None) -> l
 
     The unit of work sent to executors: plain dicts and a folder in, summaries out
     (arrays stay on disk).
+
+    Parameters
+    ----------
+    configs : list of dict
+        :meth:`NetworkConfig.to_dict` of networks sharing a group key.
+    folder : str
+        the cache folder.
+    threads : int, optional
+        torch threads while training.
+
+    Returns
+    -------
+    list of dict
+        :meth:`NetworkResult.summary` of each network, in order.
     """
     nets = [NetworkConfig.from_dict(d) for d in configs]
     parts = train_networks(nets, cache=ResultCache(folder), threads=threads)
     return [p.summary() for p in parts]
 
 
-def sweep(configs, *, executor: Executor | None = None, max_ensemble: int | None = None,
+def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkConfig, *,
+          executor: Executor | None = None, max_ensemble: int | None = None,
           progress: bool = True, cache: str | os.PathLike | ResultCache | None = None,
           threads: int | None = None) -> SweepResult:
     """Train every network of ``configs`` that the cache lacks; resumable.
+
+    See :doc:`/book/05_scaling`; from the shell, ``lrbook sweep``.
 
     Parameters
     ----------
@@ -171,6 +230,11 @@ def sweep(configs, *, executor: Executor | None = None, max_ensemble: int | None
     SweepResult
         status and summary of every network; load the arrays with
         :func:`lrbook.experiments.run_ensemble` (which then reads the cache).
+
+    Raises
+    ------
+    ValueError, TypeError
+        for an argument out of range, or a config entry of the wrong type.
     """
     t0 = time.perf_counter()
     max_ensemble = V.integer("max_ensemble", max_ensemble if max_ensemble is not None

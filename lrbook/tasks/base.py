@@ -1,4 +1,4 @@
-"""The task interface shared by every task."""
+"""The task interface shared by every task (see the chapter :doc:`/book/01_tasks`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from .. import _validate as V
 
 class Batch(NamedTuple):
     """One batch of trials, batch-first float32 arrays.
+
+    Returned by :meth:`Task.batch`; see :doc:`/book/01_tasks`.
 
     Attributes
     ----------
@@ -34,7 +36,36 @@ class Task:
 
     Subclasses set ``n_in``, ``n_out``, ``name``, implement :meth:`_generate`,
     and describe their phases in :attr:`timing` (units of tau). All durations are
-    in units of tau; ``dt`` is the Euler step.
+    in units of tau; ``dt`` is the Euler step. Lists and arrays given as
+    parameters are stored as tuples, so tasks are hashable and :meth:`params`
+    round-trips. Trials are drawn with :meth:`batch`.
+
+    See :doc:`/book/01_tasks` for every task and its trials.
+
+    Parameters
+    ----------
+    dt : float
+        Euler step in units of tau, in (0, 1]; default 0.5. Every other duration of
+        a task must be a multiple of it (checked by the subclass).
+
+    Attributes
+    ----------
+    name : str
+        the task's CLI name (class attribute).
+    n_in, n_out : int
+        input and output dimensions.
+    x0 : {"zero", "input"}
+        trials start from x = 0, or from x = m (the first input vector).
+    default_trained : tuple of str
+        which of ``"W_in", "W", "W_out"`` the paper trains on this task.
+    deterministic : bool
+        True when every trial is identical (no randomness; :meth:`batch` then
+        needs no ``rng``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        on construction, for a parameter out of range, naming it and the range.
     """
 
     name: ClassVar[str] = "task"
@@ -80,7 +111,18 @@ class Task:
         return int(round(self.t_max / self.dt))  # type: ignore[attr-defined]
 
     def steps(self, duration: float) -> int:
-        """Number of Euler steps in ``duration`` (units of tau)."""
+        """Number of Euler steps in ``duration`` (units of tau).
+
+        Parameters
+        ----------
+        duration : float
+            in units of tau.
+
+        Returns
+        -------
+        int
+            ``round(duration / dt)``.
+        """
         return int(round(duration / self.dt))
 
     @property
@@ -103,7 +145,14 @@ class Task:
         -------
         Batch
             ``(u, target, mask)`` of shapes (B, T, n_in), (B, T, n_out), (B, T, n_out),
-            float32.
+            float32, with ``T = n_steps``.
+
+        Raises
+        ------
+        ValueError
+            if ``batch_size < 1``, or ``rng`` is None for a random task.
+        TypeError
+            if ``rng`` is neither a Generator nor an integer.
         """
         B = V.integer("batch_size", batch_size, lo=1)
         if rng is None:
@@ -118,7 +167,14 @@ class Task:
         return Batch(*(np.ascontiguousarray(a, dtype=np.float32) for a in out))
 
     def params(self) -> dict:
-        """The task's parameters as a JSON-friendly dict (with its ``name``)."""
+        """The task's parameters as a JSON-friendly dict (with its ``name``).
+
+        Returns
+        -------
+        dict
+            ``{"name": ..., field: value, ...}``, tuples as lists;
+            ``make_task(**d)`` with ``d = task.params()`` rebuilds an equal task.
+        """
         d: dict[str, Any] = {"name": self.name}
         for f in fields(self):
             v = getattr(self, f.name)

@@ -26,6 +26,13 @@ class FlipFlop(Task):
     and the loss is on (both outputs). Before the first response and during the
     first ``decision_delay`` after each pulse the mask is 0.
 
+    ``t_max``, ``pulse``, ``decision_delay`` must be > 0 and ``fixation`` >= 0, all
+    multiples of ``dt``; ``decision_delay + interval[0] >= pulse`` (pulses never
+    overlap) and ``fixation + pulse <= t_max``. Pulse onsets are rounded to the dt
+    grid; pulses that would end after ``t_max`` are dropped.
+
+    See :doc:`/book/01_tasks`.
+
     Parameters
     ----------
     dt : float
@@ -54,14 +61,17 @@ class FlipFlop(Task):
 
     @property
     def n_in(self) -> int:  # type: ignore[override]
+        """Input channels, ``n_bits``."""
         return self.n_bits
 
     @property
     def n_out(self) -> int:  # type: ignore[override]
+        """Output channels, ``n_bits``."""
         return self.n_bits
 
     @property
     def timing(self) -> dict:
+        """Phase durations (tau): fixation, pulse, decision_delay, interval (lo, hi), trial."""
         return {"fixation": self.fixation, "pulse": self.pulse,
                 "decision_delay": self.decision_delay, "interval": tuple(self.interval),
                 "trial": self.t_max}

@@ -23,10 +23,23 @@ class FixedPoint(Task):
     Timing (units of tau): ``fixation`` 1, then input on until ``t_max`` = 101
     (202 steps at dt = 0.5); loss on during the last ``readout`` = 1.
 
+    Durations must be multiples of ``dt`` and ``fixation + readout <= t_max``. The
+    task is deterministic: ``u`` (B, T, 1), ``target`` = ``mask * z_hat``.
+
+    See :doc:`/book/01_tasks`.
+
     Parameters
     ----------
+    dt : float
+        Euler step (tau units), default 0.5.
     z_hat : float
-        target output (0.5, 1 or 2 in the paper).
+        target output (0.5, 1 or 2 in the paper), default 1.
+    t_max : float
+        trial duration, > 0, default 101.
+    fixation : float
+        time before the input switches on, >= 0, default 1.
+    readout : float
+        the loss is on during the last ``readout`` of the trial, > 0, default 1.
     """
 
     name: ClassVar[str] = "fixedpoint"
@@ -41,6 +54,7 @@ class FixedPoint(Task):
 
     @property
     def timing(self) -> dict:
+        """Phase durations (tau): fixation, input, readout, trial."""
         return {"fixation": self.fixation, "input": self.t_max - self.fixation,
                 "readout": self.readout, "trial": self.t_max}
 
@@ -70,7 +84,7 @@ class FixedPoint(Task):
 
 @dataclass(frozen=True)
 class Cosine(Task):
-    """Autonomous cosine generation (Schuessler et al., 2020, NeurIPS, supplement).
+    r"""Autonomous cosine generation (Schuessler et al., 2020, NeurIPS, supplement).
 
     No input: every trial starts from the input vector, ``x_0 = m`` (entries
     O(1)), and the output must follow ``amplitude * cos(2 pi t / period)`` for
@@ -80,12 +94,27 @@ class Cosine(Task):
     Timing (units of tau): ``t_max`` 20, target during the first
     ``n_periods * period`` = 10; ``dt`` = 0.1.
 
+    With :math:`A` = ``amplitude``, :math:`P` = ``period`` and :math:`n` =
+    ``n_periods``, the target at step time :math:`t` (:attr:`time`) is
+
+    .. math:: \hat z(t) = A \cos(2\pi t / P) \qquad \text{for } t \le n P,
+
+    with the mask on there and off (target 0) afterwards; the input is 0.
+
+    See :doc:`/book/01_tasks`.
+
     Parameters
     ----------
+    dt : float
+        Euler step (tau units), default 0.1.
+    t_max : float
+        trial duration, > 0 and a multiple of ``dt``, default 20.
     period : float
-        5 by default.
+        > 0, 5 by default.
     n_periods : float
-        number of periods under the loss (2).
+        number of periods under the loss, > 0 (2); ``n_periods * period <= t_max``.
+    amplitude : float
+        amplitude of the target cosine, default 1.
     """
 
     name: ClassVar[str] = "cosine"
@@ -102,6 +131,7 @@ class Cosine(Task):
 
     @property
     def timing(self) -> dict:
+        """Phase durations (tau): target (under the loss), free, trial."""
         return {"target": self.period * self.n_periods,
                 "free": self.t_max - self.period * self.n_periods, "trial": self.t_max}
 

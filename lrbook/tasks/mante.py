@@ -26,13 +26,21 @@ class ContextIntegration(Task):
     ``decision`` 20 (96 steps at dt = 0.5). The mask is on during fixation and
     stimulus (target 0) and during the decision period; off during the delay.
 
+    See :doc:`/book/01_tasks`.
+
     Parameters
     ----------
+    dt : float
+        Euler step (tau units), default 0.5.
+    fixation, delay : float
+        >= 0, default 3 and 5.
+    stimulus, decision : float
+        > 0, default 20 and 20. All four durations must be multiples of ``dt``.
     coherences : tuple of float
-        magnitudes; each channel draws ``+-c`` uniformly from them
+        magnitudes, each > 0; each channel draws ``+-c`` uniformly from them
         (default ``(1, 2, 4, 8) / 8``).
     noise_std : float
-        per-step sensory noise std is ``noise_std / sqrt(dt)`` (default 0.05),
+        >= 0; per-step sensory noise std is ``noise_std / sqrt(dt)`` (default 0.05),
         present during the whole trial.
     level : float
         target magnitude (0.5).
@@ -51,10 +59,12 @@ class ContextIntegration(Task):
 
     @property
     def t_max(self) -> float:  # type: ignore[override]
+        """Trial duration, ``fixation + stimulus + delay + decision`` (48 by default)."""
         return self.fixation + self.stimulus + self.delay + self.decision
 
     @property
     def timing(self) -> dict:
+        """Phase durations (tau): fixation, stimulus, delay, decision."""
         return {"fixation": self.fixation, "stimulus": self.stimulus,
                 "delay": self.delay, "decision": self.decision}
 

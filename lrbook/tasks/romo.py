@@ -25,12 +25,26 @@ class WorkingMemory(Task):
     ``decision`` 10; the trial lasts 28 whatever the delay. The mask is on from
     the start to the end of f2 (target 0) and during the decision.
 
+    See :doc:`/book/01_tasks`.
+
     Parameters
     ----------
+    dt : float
+        Euler step (tau units), default 0.5.
+    fixation, decision_delay : float
+        >= 0, default 3 and 5.
+    stimulus, decision : float
+        > 0, default 1 and 10. These four durations must be multiples of ``dt``.
+    delay : (float, float)
+        range ``(lo, hi)``, 0 <= lo <= hi, of the delay between f1 and f2, drawn
+        uniformly on the dt grid; default (2, 8).
     amplitude : (float, float)
-        range of ``f1`` and ``f2``, default (0.5, 1.5).
+        range ``(lo, hi)`` of ``f1`` and ``f2`` (drawn uniformly), default (0.5, 1.5).
     min_diff : float
-        ``|f2 - f1| >= min_diff`` (0.2).
+        ``|f2 - f1| >= min_diff`` (0.2), enforced by redrawing ``f2``; must be
+        >= 0 and < ``(amplitude[1] - amplitude[0]) / 2``.
+    level : float
+        target level (0.5).
     """
 
     name: ClassVar[str] = "romo"
@@ -47,10 +61,13 @@ class WorkingMemory(Task):
 
     @property
     def t_max(self) -> float:  # type: ignore[override]
+        """Trial duration with the longest delay, ``fixation + 2 stimulus + delay[1] +
+        decision_delay + decision`` (28 by default)."""
         return self.fixation + 2 * self.stimulus + self.delay[1] + self.decision_delay + self.decision
 
     @property
     def timing(self) -> dict:
+        """Phase durations (tau): fixation, f1, delay (lo, hi), f2, decision_delay, decision."""
         return {"fixation": self.fixation, "f1": self.stimulus, "delay": tuple(self.delay),
                 "f2": self.stimulus, "decision_delay": self.decision_delay,
                 "decision": self.decision}
