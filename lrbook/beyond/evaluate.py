@@ -1,0 +1,201 @@
+r"""Test losses, truncation curves and functional ranks of variant networks (any phi).
+
+The same measurements as :func:`lrbook.analysis.evaluate_result` — the test batch of
+512 trials of every network (``rng_for(seed, STREAM_EVAL)``), the loss of
+:math:`W_0 + \mathrm{SVD}_R(\Delta W)` with the trained ``W_in``, ``W_out``, and the
+functional rank (smallest R with loss < 5 % of the loss at R = 0) — for networks of
+:func:`lrbook.beyond.train_variant`, whose nonlinearity may be relu or softplus.
+For tanh networks the numbers equal those of :func:`lrbook.analysis.evaluate_result`
+(tested). See the chapter :doc:`/book/10_beyond`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _validate as V
+from .. import engine as core
+from ..analysis import EVAL_BATCH, Evaluation, eval_batch, functional_rank
+from ..analysis.truncation import DEFAULT_RANKS
+from ..tasks import Batch, Task
+from ..training import TrainResult
+from . import engine
+
+#: Memory budget of one chunk of evaluated networks (bytes).
+MAX_BYTES = 256 * 2 ** 20
+
+
+def _check(result: TrainResult, task: Task) -> None:
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult; got {type(result).__name__}")
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
+    if task.n_in != result.W_in.shape[1] or task.n_out != result.W_out.shape[2]:
+        raise ValueError(f"task {task.name} (n_in={task.n_in}, n_out={task.n_out}) does not match the "
+                         f"networks (n_in={result.W_in.shape[1]}, n_out={result.W_out.shape[2]})")
+
+
+def _losses(Ws: np.ndarray, W_ins: np.ndarray, W_outs: np.ndarray, batch: Batch, nets: np.ndarray, *,
+            dt: float, phi: str, x0_input: bool, max_bytes: int, threads: int | None = 1) -> np.ndarray:
+    """Masked MSE of M candidate networks; candidate m uses the test trials of network nets[m]."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(V.integer("threads", threads, lo=1))
+    try:
+        return _losses_chunks(Ws, W_ins, W_outs, batch, nets, dt=dt, phi=phi, x0_input=x0_input,
+                              max_bytes=max_bytes)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _losses_chunks(Ws, W_ins, W_outs, batch, nets, *, dt, phi, x0_input, max_bytes) -> np.ndarray:
+    u, target, mask = batch
+    _, Bt, T, _ = u.shape
+    N = Ws.shape[-1]
+    per = 4 * (T + 1) * Bt * (2 * N + u.shape[-1] + target.shape[-1]) + 12 * Bt * T * target.shape[-1]
+    chunk = max(1, int(max_bytes // per))
+    out = np.empty(len(Ws))
+    tm = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 2, 1, 3)))  # noqa: E731
+    for lo in range(0, len(Ws), chunk):
+        sl = slice(lo, lo + chunk)
+        idx = nets[sl]
+        W = torch.as_tensor(Ws[sl], dtype=torch.float32)
+        W_in = torch.as_tensor(W_ins[sl], dtype=torch.float32)
+        W_out = torch.as_tensor(W_outs[sl], dtype=torch.float32)
+        x0 = W_in[:, :1, :] if x0_input else None
+        with np.errstate(over="ignore", invalid="ignore"):
+            z, _ = engine.forward(W, W_in, W_out, tm(u[idx]), dt=dt, phi=phi, x0=x0)
+            loss, _ = core.masked_mse(z, tm(target[idx]), tm(mask[idx]))
+        out[sl] = loss.double().numpy()
+    return out
+
+
+def variant_losses(result: TrainResult, task: Task, W: Any = None, *, weights: str = "final",
+                   batch: Batch | None = None, batch_size: int = EVAL_BATCH,
+                   max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Test loss of every network, optionally with replaced recurrent weights.
+
+    Parameters
+    ----------
+    result : TrainResult or VariantResult
+        its ``config["phi"]`` may be any of :data:`lrbook.beyond.engine.PHIS`.
+    task : Task
+    W : array, shape (K, N, N) or (M, K, N, N), optional
+        recurrent weights to use (default the trained ``W`` or, with
+        ``weights="initial"``, ``W0``).
+    weights : {"final", "initial"}
+        which ``W_in``, ``W_out`` (and default ``W``) to use.
+    batch : Batch, optional
+        test trials (K, B, T, n); default :func:`lrbook.analysis.eval_batch`.
+    batch_size, max_bytes : int
+
+    Returns
+    -------
+    ndarray, shape (K,) or (M, K)
+    """
+    _check(result, task)
+    V.choice("weights", weights, ("final", "initial"))
+    K, N = result.K, result.N
+    final = weights == "final"
+    Wa = np.asarray((result.W if final else result.W0) if W is None else W, dtype=np.float32)
+    squeeze = Wa.ndim == 3
+    if squeeze:
+        Wa = Wa[None]
+    if Wa.ndim != 4 or Wa.shape[1:] != (K, N, N):
+        raise ValueError(f"W must have shape ({K}, {N}, {N}) or (M, {K}, {N}, {N}); got {Wa.shape}")
+    M = Wa.shape[0]
+    if batch is None:
+        batch = eval_batch(task, result.seeds, batch_size)
+    W_in = result.W_in if final else result.W_in0
+    W_out = result.W_out if final else result.W_out0
+    nets = np.tile(np.arange(K), M)
+    out = _losses(Wa.reshape(M * K, N, N), W_in[nets], W_out[nets], batch, nets, dt=result.config["dt"],
+                  phi=result.config["phi"], x0_input=result.config["x0_mode"] == "input",
+                  max_bytes=V.integer("max_bytes", max_bytes, lo=1)).reshape(M, K)
+    return out[0] if squeeze else out
+
+
+def silent_loss(task: Task, seeds: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:
+    r"""Test loss of a silent network (:math:`z \equiv 0`) on each network's test batch.
+
+    .. math:: L_{silent} = \tfrac12 \sum \mathrm{mask}\, \hat z^2 \Big/ \sum \mathrm{mask}
+
+    The loss of a network that has learnt nothing and says nothing; for the paper's
+    tanh networks it is close to the initial loss :math:`L_0`.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    b = eval_batch(task, seeds, batch_size)
+    K = b.target.shape[0]
+    num = (b.mask * b.target.astype(np.float64) ** 2).reshape(K, -1).sum(1)
+    return 0.5 * num / np.maximum(b.mask.reshape(K, -1).sum(1), 1.0)
+
+
+def evaluate_variant(result: TrainResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,
+                     threshold: float = 0.05, reference: str = "paper", batch_size: int = EVAL_BATCH,
+                     max_bytes: int = MAX_BYTES) -> Evaluation:
+    r"""Truncation curve, functional rank and test-batch L0 of every network (no shuffle test).
+
+    Parameters
+    ----------
+    result : TrainResult or VariantResult
+    task : Task
+    ranks : iterable of int
+        default 0..25 (clipped to N); R = 0 is always measured (the reference).
+    threshold : float
+        of the functional rank, in (0, 1).
+    reference : {"paper", "capped"}
+        the loss the functional rank is relative to: the paper's :math:`L(R=0)`, or
+        ``"capped"``: :math:`\min(L(R=0), L_{silent})` (:func:`silent_loss`). The cap
+        matters only when :math:`W_0` with the trained input and output weights does
+        *worse* than a silent network — e.g. relu networks whose activity explodes at
+        large g — where 5 % of :math:`L(R=0)` would call a network that merely
+        calmed down "recovered".
+    batch_size, max_bytes : int
+
+    Returns
+    -------
+    lrbook.analysis.Evaluation
+        with ``shuffle_losses`` of shape (K, 0). A diverged network (non-finite
+        weights) gets NaN losses and functional rank -1.
+    """
+    _check(result, task)
+    N, K = result.N, result.K
+    if ranks is DEFAULT_RANKS:
+        ranks = range(0, min(25, N) + 1)
+    rk = np.asarray([V.integer(f"ranks[{i}]", r, lo=0, hi=N) for i, r in enumerate(ranks)], dtype=np.int64)
+    if rk.size == 0:
+        raise ValueError("ranks must be non-empty")
+    threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    V.choice("reference", reference, ("paper", "capped"))
+    rk_eval = rk if 0 in rk else np.r_[0, rk]
+    batch = eval_batch(task, result.seeds, batch_size)
+    W0 = result.W0.astype(np.float64)
+    dW = result.W.astype(np.float64) - W0
+    ok = np.asarray(np.isfinite(dW).all(axis=(1, 2)))
+    dW_safe = np.where(ok[:, None, None], dW, 0.0)
+    U, s, Vt = np.linalg.svd(dW_safe, full_matrices=False)
+    cands = np.stack([W0 + (U[:, :, :R] * s[:, None, :R]) @ Vt[:, :R, :] for R in rk_eval])   # (nR, K, N, N)
+    trunc = variant_losses(result, task, cands, batch=batch, max_bytes=max_bytes).T            # (K, nR)
+    trained = variant_losses(result, task, batch=batch, max_bytes=max_bytes)
+    L0 = variant_losses(result, task, weights="initial", batch=batch, max_bytes=max_bytes)
+    trunc[~ok] = np.nan
+    trained[~ok] = np.nan
+    if reference == "capped":
+        ref = trunc[:, 0].copy()
+        trunc[:, 0] = np.fmin(ref, silent_loss(task, result.seeds, batch_size))
+        fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+        trunc[:, 0] = ref
+    else:
+        fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    if rk_eval.size != rk.size:
+        trunc = trunc[:, 1:]
+    return Evaluation(networks=np.arange(K), ranks=rk, truncation_losses=trunc, functional_rank=fr,
+                      shuffle_losses=np.zeros((K, 0)), L0=L0, loss_trained=trained, threshold=threshold,
+                      batch_size=int(batch.u.shape[1]))

@@ -1,0 +1,325 @@
+r"""The two studies of the chapter :doc:`/book/10_beyond`, sized per scale.
+
+:func:`variant_study`
+    the paper's three tasks trained with the paper's settings (tanh, ``W_in``, ``W``,
+    ``W_out`` trained), with **only** ``W`` trained, and with relu or softplus instead
+    of tanh: convergence epoch, functional rank and :math:`\|\Delta W\|` against ``g``.
+:func:`lowrank_study`
+    the recurrent change constrained to rank R from the first update
+    (:math:`W = W_0 + U V^\top`, R = 1, 2, 4, 8) against unconstrained training: loss
+    curves, convergence epoch and final loss.
+
+Sizes live in :data:`VARIANT_SIZES` and :data:`LOWRANK_SIZES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _validate as V
+from ..analysis import convergence_epoch
+from ..config import SCALES, get_scale
+from ..models import PARAMS
+from ..tasks import make_task
+from .evaluate import evaluate_variant, silent_loss, variant_losses
+from .training import lowrank_lr, train_variant
+
+TASKS = ("flipflop", "mante", "romo")
+
+#: The four ways of training compared by :func:`variant_study`: (phi, trained weights).
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tanh": ("tanh", PARAMS),
+    "tanh, W only": ("tanh", ("W",)),
+    "relu": ("relu", PARAMS),
+    "softplus": ("softplus", PARAMS),
+}
+
+#: Sizes of :func:`variant_study` per scale.
+VARIANT_SIZES: dict[str, dict] = {
+    "ci": {"N": 32, "g": (0.0, 0.9, 1.8), "seeds": 1, "tasks": ("flipflop",),
+           "epochs": {"flipflop": 150, "mante": 150, "romo": 150},
+           "ranks": (0, 1, 2, 3, 4, 6, 8, 12, 16), "eval_batch": 128},
+    "book": {"N": 64, "g": (0.0, 0.9, 1.8), "seeds": 2, "tasks": TASKS,
+             "epochs": {"flipflop": 600, "mante": 1000, "romo": 1000},
+             "ranks": tuple(range(0, 17)) + (20, 25), "eval_batch": 256},
+    "paper": {"N": 256, "g": (0.0, 0.9, 1.8), "seeds": 5, "tasks": TASKS,
+              "epochs": {"flipflop": 1000, "mante": 2000, "romo": 6000},
+              "ranks": tuple(range(0, 26)), "eval_batch": 512},
+}
+
+#: Sizes of :func:`lowrank_study` per scale.
+LOWRANK_SIZES: dict[str, dict] = {
+    "ci": {"N": 32, "g": (0.0, 0.9), "seeds": 1, "ranks": (1, 2, 4, 8), "epochs": {"flipflop": 150},
+           "eval_batch": 128},
+    "book": {"N": 64, "g": (0.0, 0.9), "seeds": 2, "ranks": (1, 2, 4, 8), "epochs": {"flipflop": 600},
+             "eval_batch": 256},
+    "paper": {"N": 256, "g": (0.0, 0.9), "seeds": 5, "ranks": (1, 2, 4, 8),
+              "epochs": {"flipflop": 1000, "mante": 2000}, "eval_batch": 512},
+}
+
+
+def _scale(scale: str | None) -> str:
+    return get_scale() if scale is None else V.choice("scale", scale, SCALES)
+
+
+@dataclass
+class VariantSummary:
+    """One task trained one way, over the g grid and seeds (network k: ``g[k]``, ``seeds[k]``).
+
+    Attributes
+    ----------
+    task, variant, phi : str
+    trained : tuple of str
+    g, seeds : ndarray, shape (K,)
+    loss : ndarray, shape (epochs, K)
+        training loss per epoch (NaN after a divergence).
+    convergence_epoch : ndarray of int, shape (K,)
+        first epoch with training loss < 5 % of the reference
+        :math:`\\min(L_0, L_{silent})`; -1 if never.
+    functional_rank : ndarray of int, shape (K,)
+        smallest R with test loss of :math:`W_0 + \\mathrm{SVD}_R(\\Delta W)` below 5 % of
+        :math:`\\min(L(R{=}0), L_{silent})`; -1 if no listed rank does.
+    ranks : ndarray of int
+    truncation_losses : ndarray, shape (K, n_ranks)
+    L0, test_loss : ndarray, shape (K,)
+        test loss of the initial and the trained network.
+    L_silent : ndarray, shape (K,)
+        test loss of a silent network (z = 0): the reference of "learnt nothing".
+    norm_dW : ndarray, shape (K,)
+    diverged : ndarray of bool, shape (K,)
+    seconds : float
+        training time.
+    """
+
+    task: str
+    variant: str
+    phi: str
+    trained: tuple[str, ...]
+    g: np.ndarray
+    seeds: np.ndarray
+    loss: np.ndarray
+    convergence_epoch: np.ndarray
+    functional_rank: np.ndarray
+    ranks: np.ndarray
+    truncation_losses: np.ndarray
+    L0: np.ndarray
+    test_loss: np.ndarray
+    norm_dW: np.ndarray
+    diverged: np.ndarray
+    seconds: float
+    L_silent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def epochs(self) -> int:
+        return int(self.loss.shape[0])
+
+    def by_g(self, values: np.ndarray, reduce=np.nanmedian) -> tuple[np.ndarray, np.ndarray]:
+        """``(g values, reduce(values) over the seeds of each g)``."""
+        gs = np.unique(self.g)
+        return gs, np.array([reduce(values[self.g == g]) for g in gs])
+
+    def convergence_time(self) -> np.ndarray:
+        """Convergence epoch with non-converged networks counted as ``epochs`` (censored), float (K,)."""
+        c = self.convergence_epoch.astype(float)
+        return np.where(c < 0, float(self.epochs), c)
+
+
+def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
+                  variants: Sequence[str] = tuple(VARIANTS), *, progress: bool = False
+                  ) -> dict[tuple[str, str], VariantSummary]:
+    """Train every task every way of :data:`VARIANTS` over the g grid, and measure.
+
+    The paper's criteria (loss below 5 % of a reference) use the reference
+    :math:`\\min(L_0, L_{silent})`: for tanh networks this is the paper's :math:`L_0`
+    (their initial output is tiny, :math:`L_0 \\approx L_{silent}`), while a relu or
+    softplus network whose initial activity explodes (g large) has a huge :math:`L_0`
+    and would otherwise count as "converged" as soon as it calms down.
+
+    Parameters
+    ----------
+    scale : {"ci", "book", "paper"}, optional
+        sizes from :data:`VARIANT_SIZES` (default ``LRBOOK_SCALE``).
+    tasks : sequence of {"flipflop", "mante", "romo"}, optional
+        default the scale's (``ci``: flip-flop only).
+    variants : sequence of keys of :data:`VARIANTS`
+    progress : bool
+
+    Returns
+    -------
+    dict of (task, variant) to VariantSummary
+    """
+    p = VARIANT_SIZES[_scale(scale)]
+    tasks = p["tasks"] if tasks is None else tuple(tasks)
+    for t in tasks:
+        V.choice("tasks", t, TASKS)
+    for v in variants:
+        V.choice("variants", v, VARIANTS)
+    gs = np.repeat(p["g"], p["seeds"])
+    seeds = np.tile(np.arange(p["seeds"]), len(p["g"]))
+    out = {}
+    for t in tasks:
+        task = make_task(t)
+        for v in variants:
+            phi, trained = VARIANTS[v]
+            res = train_variant(task, p["N"], gs.tolist(), seeds.tolist(), p["epochs"][t], phi=phi,
+                                trained=trained, progress=progress)
+            ev = evaluate_variant(res, task, ranks=p["ranks"], reference="capped", batch_size=p["eval_batch"])
+            dW = res.W.astype(float) - res.W0
+            assert res.loss_silent is not None
+            ref = np.fmin(res.loss[0], res.loss_silent[0])
+            out[(t, v)] = VariantSummary(
+                task=t, variant=v, phi=phi, trained=tuple(trained), g=res.g, seeds=res.seeds, loss=res.loss,
+                convergence_epoch=np.atleast_1d(convergence_epoch(res.loss, L0=ref)),
+                functional_rank=ev.functional_rank, ranks=ev.ranks, truncation_losses=ev.truncation_losses,
+                L0=ev.L0, test_loss=ev.loss_trained, norm_dW=np.linalg.norm(dW, axis=(1, 2)),
+                diverged=res.diverged, seconds=res.seconds,
+                L_silent=silent_loss(task, res.seeds, p["eval_batch"]))
+    return out
+
+
+@dataclass
+class LowRankSummary:
+    """One task trained with the recurrent change constrained to rank R, and unconstrained.
+
+    Network k has ``g[k]``, ``seeds[k]`` and ``rank[k]`` (-1: unconstrained).
+
+    Attributes
+    ----------
+    task : str
+    g, seeds, rank : ndarray, shape (K,)
+    loss : ndarray, shape (epochs, K)
+        training loss per epoch.
+    convergence_epoch : ndarray of int, shape (K,)
+        first epoch with training loss < 5 % of L0; -1 if never.
+    final_loss : ndarray, shape (K,)
+        mean training loss over the last 5 % of the epochs.
+    test_loss, L0 : ndarray, shape (K,)
+        test loss of the trained and of the initial network.
+    dW_singular_values : ndarray, shape (K, N)
+        of the final change (a rank-R network has at most R non-zero ones).
+    lr, lr_factors : ndarray, shape (K,)
+        learning rates of the full weights and of the factors (NaN when unconstrained).
+    seconds : float
+    """
+
+    task: str
+    g: np.ndarray
+    seeds: np.ndarray
+    rank: np.ndarray
+    loss: np.ndarray
+    convergence_epoch: np.ndarray
+    final_loss: np.ndarray
+    test_loss: np.ndarray
+    L0: np.ndarray
+    dW_singular_values: np.ndarray
+    lr: np.ndarray
+    lr_factors: np.ndarray
+    seconds: float
+    sizes: dict = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.loss.shape[0])
+
+    def select(self, g: float, rank: int) -> np.ndarray:
+        """Indices of the networks with this g and rank (-1: unconstrained)."""
+        return np.flatnonzero(np.isclose(self.g, g) & (self.rank == rank))
+
+    def convergence_time(self) -> np.ndarray:
+        """Convergence epoch with non-converged networks counted as ``epochs``, float (K,)."""
+        c = self.convergence_epoch.astype(float)
+        return np.where(c < 0, float(self.epochs), c)
+
+
+def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor: float = 1.0,
+                  progress: bool = False) -> LowRankSummary:
+    """Rank-R constrained training (R from :data:`LOWRANK_SIZES`) against unconstrained training.
+
+    Parameters
+    ----------
+    scale : {"ci", "book", "paper"}, optional
+    task : str
+        a task of ``LOWRANK_SIZES[scale]["epochs"]``.
+    lr_factor : float
+        multiplies the factors' default learning rate :func:`lowrank_lr`, > 0.
+    progress : bool
+
+    Returns
+    -------
+    LowRankSummary
+    """
+    p = LOWRANK_SIZES[_scale(scale)]
+    V.choice("task", task, tuple(p["epochs"]))
+    lr_factor = V.real("lr_factor", lr_factor, lo=0.0, lo_open=True)
+    tk = make_task(task)
+    N, E = p["N"], p["epochs"][task]
+    nets = [(g, s) for g in p["g"] for s in range(p["seeds"])]
+    g_u, s_u = zip(*nets)
+    full = train_variant(tk, N, list(g_u), list(s_u), E, progress=progress)
+    lr_nets = [(g, s, R) for g in p["g"] for R in p["ranks"] for s in range(p["seeds"])]
+    g_l, s_l, r_l = (list(x) for x in zip(*lr_nets))
+    lr_W = 0.05 / N
+    low = train_variant(tk, N, g_l, s_l, E, rank=r_l, progress=progress,
+                        lr_factors=(lr_factor * lowrank_lr(N, np.asarray(r_l), lr_W)).tolist())
+    tail = max(1, E // 20)
+    parts = (full, low)
+    cat = lambda f: np.concatenate([f(r) for r in parts], axis=-1)  # noqa: E731
+    loss = cat(lambda r: r.loss)
+    test = np.concatenate([variant_losses(r, tk, batch_size=p["eval_batch"]) for r in parts])
+    L0 = np.concatenate([variant_losses(r, tk, weights="initial", batch_size=p["eval_batch"]) for r in parts])
+    dW = np.concatenate([r.W.astype(float) - r.W0 for r in parts])
+    return LowRankSummary(
+        task=task, g=np.r_[full.g, low.g], seeds=np.r_[full.seeds, low.seeds], rank=np.r_[full.rank, low.rank],
+        loss=loss, convergence_epoch=np.atleast_1d(convergence_epoch(loss)),
+        final_loss=np.nanmean(loss[-tail:], axis=0), test_loss=test, L0=L0,
+        dW_singular_values=np.linalg.svd(dW, compute_uv=False), lr=np.r_[full.lr, low.lr],
+        lr_factors=np.r_[np.full(full.K, np.nan), low.lr_factors], seconds=full.seconds + low.seconds,
+        sizes={**p, "task": task, "lr_factor": lr_factor})
+
+
+def variant_table(summaries: dict[tuple[str, str], VariantSummary]) -> list[dict]:
+    """One row per (task, variant, g): medians over the seeds.
+
+    Columns: ``task``, ``variant``, ``g``, ``converged`` (networks that reached 5 % of
+    the reference), ``epochs`` (median convergence epoch, censored at the last epoch),
+    ``rank`` (median functional rank of the networks that have one, NaN if none),
+    ``norm_dW`` (median), ``test`` (median test loss / :math:`L_{silent}`), ``diverged``.
+    """
+    rows = []
+    for (t, v), s in summaries.items():
+        conv = s.convergence_time()
+        for g in np.unique(s.g):
+            m = s.g == g
+            fr = s.functional_rank[m]
+            rows.append({"task": t, "variant": v, "g": float(g), "networks": int(m.sum()),
+                         "converged": int((s.convergence_epoch[m] >= 0).sum()),
+                         "epochs": float(np.median(conv[m])),
+                         "rank": float(np.median(fr[fr >= 0])) if (fr >= 0).any() else float("nan"),
+                         "norm_dW": float(np.nanmedian(np.where(s.diverged[m], np.nan, s.norm_dW[m])))
+                         if (~s.diverged[m]).any() else float("nan"),
+                         "test": float(np.nanmedian(s.test_loss[m] / s.L_silent[m])),
+                         "diverged": int(s.diverged[m].sum())})
+    return rows
+
+
+def lowrank_table(summary: LowRankSummary) -> list[dict]:
+    """One row per (g, rank) of a :class:`LowRankSummary` (rank -1: unconstrained), medians over seeds.
+
+    Columns: ``g``, ``rank``, ``converged``, ``epochs`` (censored median), ``final``
+    (final training loss / L0), ``test`` (test loss / test L0).
+    """
+    s = summary
+    conv = s.convergence_time()
+    rows = []
+    for g in np.unique(s.g):
+        for R in [-1] + sorted(r for r in np.unique(s.rank) if r > 0):
+            idx = s.select(g, R)
+            rows.append({"g": float(g), "rank": int(R), "networks": int(idx.size),
+                         "converged": int((s.convergence_epoch[idx] >= 0).sum()),
+                         "epochs": float(np.median(conv[idx])),
+                         "final": float(np.median(s.final_loss[idx] / s.loss[0, idx])),
+                         "test": float(np.median(s.test_loss[idx] / s.L0[idx]))})
+    return rows
