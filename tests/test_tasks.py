@@ -15,8 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrbook.tasks import (TASKS, Batch, ContextIntegration, Cosine, FixedPoint, FlipFlop,
-                          WorkingMemory, make_task)
+from lrbook.tasks import TASKS, Batch, ContextIntegration, Cosine, FixedPoint, FlipFlop, WorkingMemory, make_task
 
 RANDOM_TASKS = [FlipFlop, ContextIntegration, WorkingMemory]
 ALL_TASKS = RANDOM_TASKS + [FixedPoint, Cosine]

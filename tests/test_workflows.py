@@ -99,7 +99,7 @@ def test_ci_runs_the_readme_commands():
 def test_test_workflow_runs_make_test_on_push_and_pr():
     wf = load("test.yml")
     assert {"push", "pull_request"} <= set(triggers(wf))
-    assert workflow_targets(wf) == ["test"]
+    assert workflow_targets(wf) == ["test", "lint"]
     assert "actions/checkout" in uses(wf) and "actions/setup-python" in uses(wf)
     versions = [str(s["with"]["python-version"]) for s in steps(wf)
                 if s.get("uses", "").startswith("actions/setup-python")]

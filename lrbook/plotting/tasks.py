@@ -6,7 +6,7 @@ and returns the matplotlib Figure; the caller shows it (``plt.show()``).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -109,7 +109,7 @@ def plot_trial(task: Task, batch: Batch, index: int = 0, axes: Sequence[plt.Axes
     else:
         if len(axes) != 2:
             raise ValueError(f"axes must be a pair (inputs, outputs); got {len(axes)} axes")
-        fig = axes[0].figure
+        fig = axes[0].figure  # type: ignore[assignment]
     ax_u, ax_z = axes
     t = task.time
     u, target, mask = batch.u[i], batch.target[i], batch.mask[i]
@@ -163,7 +163,7 @@ def plot_trials(task: Task, batch: Batch, indices: Sequence[int] = (0, 1, 2),
     fig, axes = plt.subplots(2, len(indices), sharex=True, sharey="row",
                              figsize=(2.6 * len(indices) + 1.4, 3.6), squeeze=False)
     for c, i in enumerate(indices):
-        plot_trial(task, batch, i, axes=axes[:, c])
+        plot_trial(task, batch, i, axes=list(axes[:, c]))
         axes[0, c].set_title(f"trial {i}")
         if c > 0:
             axes[0, c].set_ylabel("")
@@ -200,10 +200,10 @@ def plot_romo_conditions(task: Task, batch: Batch, ax: plt.Axes | None = None) -
         use_style()
         fig, ax = plt.subplots(figsize=(5.2, 3.4))
     else:
-        fig = ax.figure
+        fig = ax.figure  # type: ignore[assignment]
     ax.scatter(f1[first], f2[first], s=8, label="answer f1 > f2")
     ax.scatter(f1[~first], f2[~first], s=8, label="answer f1 < f2")
-    lo, hi = task.amplitude
+    lo, hi = getattr(task, "amplitude", (float(np.min(f1)), float(np.max(f1))))
     ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
     ax.set_xlabel("$f_1$")
     ax.set_ylabel("$f_2$")
