@@ -226,8 +226,8 @@ def test_presets_book_and_ci_scales(monkeypatch):
     assert book["flipflop"].epochs == 1000 and book["mante"].epochs == 2000
     monkeypatch.setenv("LRBOOK_SCALE", "ci")
     ci = nonlinear_sweep(tasks="romo", trained=("W",))
-    assert list(ci) == ["romo"] and ci["romo"].N == 32 and ci["romo"].trained == ("W",)
-    assert 50 <= ci["romo"].epochs <= 100 and len(ci["romo"].seeds) == 1
+    assert list(ci) == ["romo"] and ci["romo"].N == 64 and ci["romo"].trained == ("W",)
+    assert 100 <= ci["romo"].epochs <= 500 and len(ci["romo"].seeds) == 1
     with pytest.raises(ValueError, match="tasks must be one of flipflop, mante, romo; got 'cosine'"):
         nonlinear_sweep("ci", tasks=["cosine"])
     with pytest.raises(ValueError, match="scale must be one of ci, book, paper; got 'huge'"):

@@ -13,7 +13,7 @@ The numbers for each scale live in :data:`NONLINEAR` and :data:`NSCALING`:
     a subset of the g grid across its whole range, 2 seeds, the paper's epochs for
     flip-flop and Mante, Romo shortened.
 ``ci``
-    tiny: N = 32, three g, one seed, 60-100 epochs.
+    small: N = 64, three g, one seed, 300-400 epochs (a few seconds per task).
 
 Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
 """
@@ -71,8 +71,8 @@ NONLINEAR: dict[str, dict[str, Any]] = {
               "romo": (0.0, 0.9, 1.8, 3.0)},
     },
     "ci": {
-        "N": 32, "seeds": 1,
-        "epochs": {"flipflop": 60, "mante": 80, "romo": 100},
+        "N": 64, "seeds": 1,
+        "epochs": {"flipflop": 300, "mante": 300, "romo": 400},
         "g": {"flipflop": (0.0, 0.9, 1.8), "mante": (0.0, 0.9, 1.8), "romo": (0.0, 0.9, 1.8)},
     },
 }
@@ -83,7 +83,7 @@ NSCALING: dict[str, dict[str, Any]] = {
               "epochs": NONLINEAR["paper"]["epochs"]},
     "book": {"N": (64, 128, 256, 512), "g": (0.0, 0.9, 1.8), "seeds": 2,
              "epochs": NONLINEAR["book"]["epochs"]},
-    "ci": {"N": (16, 32), "g": (0.0, 0.9, 1.8), "seeds": 1,
+    "ci": {"N": (32, 128), "g": (0.0, 0.9, 1.8), "seeds": 1,
            "epochs": NONLINEAR["ci"]["epochs"]},
 }
 
