@@ -53,7 +53,7 @@ def make_synthetic(n_train: int = 4000, n_test: int = 1000, *, dim: int = 100, n
         word-vector dimension, >= 2.
     n_sentiment_words : int
         positive words (``good0``, ...) and as many negative ones (``bad0``, ...), >= 1;
-        the first half of each are weak (|p| = 1), the rest strong (|p| = 2).
+        the first half of each are weak (polarity magnitude 1), the rest strong (magnitude 2).
     n_neutral, n_distractors : int
         neutral words ``w*`` (>= 1) and distractors ``topic*`` (>= 0).
     min_len, max_len : int

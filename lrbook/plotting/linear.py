@@ -53,6 +53,8 @@ def _arr(name: str, x: Any, ndim: int) -> np.ndarray:
 def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
     r"""Output of untrained linear networks over a fixed-point trial, and the fixed-point value.
 
+    See :doc:`/book/06_linear_rnn`.
+
     Parameters
     ----------
     time : array, shape (T,)
@@ -62,8 +64,6 @@ def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
     z_star : array, shape (K,)
         :math:`w^\top (1-W)^{-1} m / N` of each network (dashed).
     g : array, shape (K,)
-
-    See :doc:`/book/06_linear_rnn`.
     """
     t = _arr("time", time, 1)
     z = _arr("z", z, 2)
@@ -84,6 +84,8 @@ def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
 def plot_dW_spectrum(s: Any, labels: Sequence[str], ax=None, *, n_show: int = 12, colors=None):
     r"""Leading singular values of :math:`\Delta W` of several networks, on a log scale.
 
+    See :doc:`/book/06_linear_rnn`.
+
     Parameters
     ----------
     s : array, shape (K, n)
@@ -91,8 +93,6 @@ def plot_dW_spectrum(s: Any, labels: Sequence[str], ax=None, *, n_show: int = 12
     labels : sequence of K str
     n_show : int
         how many singular values to draw.
-
-    See :doc:`/book/06_linear_rnn`.
     """
     s = _arr("s", s, 2)
     if len(labels) != s.shape[0]:
@@ -115,6 +115,8 @@ def plot_reduced_flow_check(epochs: Any, loss: Any, loss_theory: Any, snapshot_e
     r"""The trained network (solid) against the reduced flow (dashed): loss and the two
     singular values of :math:`\Delta W` over training, one colour per ``z_hat``.
 
+    See :doc:`/book/06_linear_rnn`.
+
     Parameters
     ----------
     epochs : array, shape (E,)
@@ -128,8 +130,6 @@ def plot_reduced_flow_check(epochs: Any, loss: Any, loss_theory: Any, snapshot_e
     Returns
     -------
     ndarray of 2 Axes
-
-    See :doc:`/book/06_linear_rnn`.
     """
     ep = _arr("epochs", epochs, 1)
     L, Lt = _arr("loss", loss, 2), _arr("loss_theory", loss_theory, 2)
@@ -163,6 +163,8 @@ def plot_learning_collapse(tau: Any, tau_eff: Any, loss: Any, g: Any, axes=None,
     r"""Loss against the learning time :math:`\tau` (left) and the effective learning time
     :math:`\tilde\tau = \tau/(1-g^2)^2` (right): the curves of different ``g`` collapse.
 
+    See :doc:`/book/07_acceleration`.
+
     Parameters
     ----------
     tau, tau_eff : array, shape (E, K)
@@ -173,8 +175,6 @@ def plot_learning_collapse(tau: Any, tau_eff: Any, loss: Any, g: Any, axes=None,
         a theory curve drawn dashed in the right panel.
     relative : bool
         divide by :math:`L_0`.
-
-    See :doc:`/book/07_acceleration`.
     """
     t, te, L = _arr("tau", tau, 2), _arr("tau_eff", tau_eff, 2), _arr("loss", loss, 2)
     g = _arr("g", g, 1)
@@ -204,6 +204,8 @@ def plot_singular_value_growth(tau_eff: Any, sv: Any, g: Any, series_tau_eff: An
     r""":math:`s_1` (left) and :math:`s_2` (right) of :math:`\Delta W` against the effective
     learning time, simulation (solid) and third-order series (dashed), one colour per ``g``.
 
+    See :doc:`/book/07_acceleration`.
+
     Parameters
     ----------
     tau_eff : array, shape (S, K)
@@ -212,8 +214,6 @@ def plot_singular_value_growth(tau_eff: Any, sv: Any, g: Any, series_tau_eff: An
     g : array, shape (K,)
     series_tau_eff : array, shape (M, K)
     s1_series, s2_series : array, shape (M, K)
-
-    See :doc:`/book/07_acceleration`.
     """
     te, s, g = _arr("tau_eff", tau_eff, 2), _arr("sv", sv, 3), _arr("g", g, 1)
     ts, a1, a2 = (_arr(n, v, 2) for n, v in (("series_tau_eff", series_tau_eff),
@@ -240,6 +240,8 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
                        log: Sequence[str] = ()):
     r"""Several measures against ``g``, one panel each: simulation (markers) and theory (dashed).
 
+    See :doc:`/book/07_acceleration`.
+
     Parameters
     ----------
     g : array, shape (G,)
@@ -250,8 +252,6 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
     z_hat : sequence of J floats
     ylabels : dict of name -> str
     log : names of the panels with a log y axis
-
-    See :doc:`/book/07_acceleration`.
     """
     g = _arr("g", g, 1)
     names = list(measures)
@@ -277,13 +277,13 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
 def plot_shuffle_vs_g(g: Any, ratio: Any, ax=None, *, z_hat: Sequence[float] | None = None):
     r"""Loss after the shuffle test (:math:`\pi(W_0) + \Delta W`) relative to :math:`L_0`, against g.
 
+    See :doc:`/book/07_acceleration`.
+
     Parameters
     ----------
     g : array, shape (G,)
     ratio : array, shape (G, J)
         one column per ``z_hat``.
-
-    See :doc:`/book/07_acceleration`.
     """
     g = _arr("g", g, 1)
     r = np.asarray(ratio, dtype=float).reshape(g.size, -1)
@@ -304,6 +304,8 @@ def plot_eigenvalue_snapshots(eigs: Sequence[Any], epochs: Sequence[int], g: flo
                               *, theory: Sequence[Any] | None = None, lim: float | None = None):
     r"""Eigenvalues of ``W`` in the complex plane at a few epochs, one panel each.
 
+    See :doc:`/book/08_eigenvalues`.
+
     Parameters
     ----------
     eigs : sequence of arrays, shape (N,)
@@ -313,8 +315,6 @@ def plot_eigenvalue_snapshots(eigs: Sequence[Any], epochs: Sequence[int], g: flo
         draws the circle of radius ``g`` (the bulk) and the line Re = 1.
     theory : sequence of arrays, optional
         predicted outliers per panel (crosses).
-
-    See :doc:`/book/08_eigenvalues`.
     """
     n = len(eigs)
     if len(epochs) != n:
@@ -346,6 +346,8 @@ def plot_outlier_over_training(epochs: Any, outlier: Any, loss: Any, labels: Seq
     r"""Loss (left) and the real part of the outlier eigenvalue of ``W`` (right) over training
     for several runs; a cross marks the epoch at which a run diverged.
 
+    See :doc:`/book/08_eigenvalues`.
+
     Parameters
     ----------
     epochs : array, shape (S,)
@@ -357,8 +359,6 @@ def plot_outlier_over_training(epochs: Any, outlier: Any, loss: Any, labels: Seq
     labels : sequence of K str
     diverged_epoch : array, shape (K,), optional
         -1 when the run did not diverge.
-
-    See :doc:`/book/08_eigenvalues`.
     """
     se, o, L = _arr("epochs", epochs, 1), _arr("outlier", outlier, 2), _arr("loss", loss, 2)
     K = o.shape[1]
@@ -391,6 +391,8 @@ def plot_cosine_learning(loss: Any, snapshot_epochs: Any, eig_re: Any, eig_im: A
     r"""Cosine task: loss (left), real (middle) and imaginary part (right) of the leading
     complex-conjugate eigenvalue pair of ``W`` over training, one colour per ``g``.
 
+    See :doc:`/book/09_cosine`.
+
     Parameters
     ----------
     loss : array, shape (E, K)
@@ -400,8 +402,6 @@ def plot_cosine_learning(loss: Any, snapshot_epochs: Any, eig_re: Any, eig_im: A
     g : array, shape (K,)
     target_im, target_re : float, optional
         dashed lines: the eigenvalue that produces the target frequency without decay.
-
-    See :doc:`/book/09_cosine`.
     """
     L, se = _arr("loss", loss, 2), _arr("snapshot_epochs", snapshot_epochs, 1)
     re, im, g = _arr("eig_re", eig_re, 2), _arr("eig_im", eig_im, 2), _arr("g", g, 1)
