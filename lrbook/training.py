@@ -175,29 +175,32 @@ def default_workers(K: int, device: str | torch.device = "cpu") -> int:
 
 
 def default_chunk(K: int, workers: int = 1, device: str | torch.device = "cpu") -> int:
-    """Networks per chunk: at most 8 on CPU, so that a chunk's weights stay in cache
-    (measured fastest on a 2-core machine, see ``benchmarks/README.md``), spread over
-    ``workers``; all K on a GPU.
+    """Networks per chunk.
 
-    See :doc:`/book/01_tasks` (training).
+    On CPU at most 8, so that a chunk's weights stay in cache (measured fastest on a
+    2-core machine, see ``benchmarks/README.md``), with the number of chunks a
+    multiple of ``workers`` so that no core waits (K = 40 on 2 workers: 6 chunks of
+    at most 7); all K on a GPU. Explained in :doc:`/book/01_tasks`.
 
     Parameters
     ----------
     K : int
         networks in the ensemble.
     workers : int
-        concurrent chunks (:func:`default_workers`); values below 1 count as 1.
+        chunks processed concurrently.
     device : str or torch.device
-        where they train.
 
     Returns
     -------
     int
-        ``max(1, min(8, ceil(K / workers)))`` on CPU, ``K`` on any other device.
+        the chunk size.
     """
     if torch.device(device).type != "cpu":
         return K
-    return max(1, min(8, -(-K // max(1, workers))))
+    w = max(1, workers)
+    n_chunks = -(-K // 8)
+    n_chunks = -(-n_chunks // w) * w
+    return max(1, -(-K // n_chunks))
 
 
 # --------------------------------------------------------------------------- results

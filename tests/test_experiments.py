@@ -227,7 +227,7 @@ def test_presets_book_and_ci_scales(monkeypatch):
     monkeypatch.setenv("LRBOOK_SCALE", "ci")
     ci = nonlinear_sweep(tasks="romo", trained=("W",))
     assert list(ci) == ["romo"] and ci["romo"].N == 64 and ci["romo"].trained == ("W",)
-    assert 100 <= ci["romo"].epochs <= 500 and len(ci["romo"].seeds) == 1
+    assert 100 <= ci["romo"].epochs <= 2000 and len(ci["romo"].seeds) == 1
     with pytest.raises(ValueError, match="tasks must be one of flipflop, mante, romo; got 'cosine'"):
         nonlinear_sweep("ci", tasks=["cosine"])
     with pytest.raises(ValueError, match="scale must be one of ci, book, paper; got 'huge'"):
