@@ -203,3 +203,38 @@ def real_sequence(name: str, values: Any, *, lo: float | None = None, hi: float 
     if nonempty and len(values) == 0:
         raise ValueError(f"{name} must be non-empty; got {values!r}")
     return [real(f"{name}[{i}]", v, lo=lo, hi=hi, lo_open=lo_open) for i, v in enumerate(values)]
+
+
+def g_and_seeds(g: Any, seeds: Any) -> tuple[list[float], list[int]]:
+    """Check ``g`` (>= 0) and ``seeds`` (integers >= 0) and broadcast them to one length.
+
+    Either may be a scalar or have length 1; otherwise their lengths must agree.
+
+    Parameters
+    ----------
+    g : float or sequence of float
+    seeds : int or sequence of int
+
+    Returns
+    -------
+    gs : list of float
+    sd : list of int
+        of the same length K.
+    """
+    gs = real_sequence("g", g, lo=0.0)
+    if isinstance(seeds, (numbers.Integral, np.integer)) and not isinstance(seeds, bool):
+        seeds = [int(seeds)]
+    if isinstance(seeds, np.ndarray):
+        seeds = seeds.ravel().tolist()
+    if not isinstance(seeds, (Sequence, range)) or isinstance(seeds, str) or len(seeds) == 0:
+        raise TypeError(f"seeds must be an integer or a non-empty sequence of integers; got {seeds!r}")
+    sd = [integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds)]
+    if len(gs) != len(sd):
+        if len(gs) == 1:
+            gs = gs * len(sd)
+        elif len(sd) == 1:
+            sd = sd * len(gs)
+        else:
+            raise ValueError(f"g and seeds must have the same length (or one of them length 1); "
+                             f"got {len(gs)} and {len(sd)}")
+    return gs, sd

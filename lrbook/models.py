@@ -199,20 +199,7 @@ class RNN:
         N = V.integer("N", N, lo=1)
         n_in = V.integer("n_in", n_in, lo=1)
         n_out = V.integer("n_out", n_out, lo=1)
-        gs = V.real_sequence("g", g, lo=0.0)
-        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-            seeds = [int(seeds)]
-        if not isinstance(seeds, (Sequence, np.ndarray)) or len(seeds) == 0:
-            raise TypeError(f"seeds must be an integer or a non-empty sequence of integers; got {seeds!r}")
-        sd = [V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds)]
-        if len(gs) != len(sd):
-            if len(gs) == 1:
-                gs = gs * len(sd)
-            elif len(sd) == 1:
-                sd = sd * len(gs)
-            else:
-                raise ValueError(f"g and seeds must have the same length (or one of them length 1); "
-                                 f"got {len(gs)} and {len(sd)}")
+        gs, sd = V.g_and_seeds(g, seeds)
         V.real("dt", dt, lo=0.0, hi=1.0, lo_open=True)
         V.choice("phi", phi, engine.PHIS)
         V.real("sigma", sigma, lo=0.0)

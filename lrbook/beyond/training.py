@@ -203,16 +203,7 @@ def train_variant(task: Task, N: int, g: float | Sequence[float], seeds: int | S
         V.choice("trained", p, PARAMS)
     if not trained:
         raise ValueError("trained must name at least one of W_in, W, W_out; got ()")
-    gs = V.real_sequence("g", g, lo=0.0)
-    sd = [V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(np.atleast_1d(np.asarray(seeds)).tolist())]
-    if len(gs) != len(sd):
-        if len(gs) == 1:
-            gs = gs * len(sd)
-        elif len(sd) == 1:
-            sd = sd * len(gs)
-        else:
-            raise ValueError(f"g and seeds must have the same length (or one of them length 1); "
-                             f"got {len(gs)} and {len(sd)}")
+    gs, sd = V.g_and_seeds(g, seeds)
     K = len(gs)
     B = V.integer("batch_size", batch_size if batch_size is not None else default_batch_size(task), lo=1)
     lrs = default_lr(task, N, gs) if lr is None else _per_network("lr", lr, K)
