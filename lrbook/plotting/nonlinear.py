@@ -25,7 +25,7 @@ import numpy as np
 from ..analysis.measures import top_fraction
 from ..tasks import Task
 from .style import g_colors, use_style
-from .tasks import plot_trial
+from .tasks import plot_trials
 
 __all__ = [
     "group_by_g", "plot_loss_curves", "plot_network_trials", "plot_vs_g", "plot_spectra",
@@ -163,23 +163,7 @@ def plot_network_trials(task: Task, batch, z: Any, indices: Sequence[int] = (0, 
     z = np.asarray(z, dtype=float)
     if z.shape != np.shape(batch.target):
         raise ValueError(f"z must have the shape of the targets {np.shape(batch.target)}; got {z.shape}")
-    use_style()
-    fig, axes = plt.subplots(2, len(indices), sharex=True, sharey="row",
-                             figsize=(3.0 * len(indices) + 1.6, 3.6), squeeze=False)
-    for c, i in enumerate(indices):
-        plot_trial(task, batch, i, axes=list(axes[:, c]), z=z)
-        axes[0, c].set_title(f"trial {i}")
-        axes[1, c].set_ylabel("target, output $z$" if c == 0 else "")
-        if c > 0:
-            axes[0, c].set_ylabel("")
-        if c < len(indices) - 1:
-            for ax in axes[:, c]:
-                leg = ax.get_legend()
-                if leg is not None:
-                    leg.remove()
-    if title is not None:
-        fig.suptitle(title)
-    return fig
+    return plot_trials(task, batch, indices, title=title, z=z)
 
 
 def plot_vs_g(g: Any, values: Any, ax=None, *, label: str | None = None, color=None,

@@ -140,7 +140,7 @@ def plot_trial(task: Task, batch: Batch, index: int = 0, axes: Sequence[plt.Axes
 
 
 def plot_trials(task: Task, batch: Batch, indices: Sequence[int] = (0, 1, 2),
-                title: str | None = None) -> plt.Figure:
+                title: str | None = None, z: np.ndarray | None = None) -> plt.Figure:
     """Several trials side by side: one column per trial, inputs above targets.
 
     Parameters
@@ -151,6 +151,8 @@ def plot_trials(task: Task, batch: Batch, indices: Sequence[int] = (0, 1, 2),
         trials to show.
     title : str, optional
         figure title.
+    z : ndarray, shape of ``batch.target``, optional
+        outputs of a network, drawn dashed over the targets.
 
     Returns
     -------
@@ -160,11 +162,14 @@ def plot_trials(task: Task, batch: Batch, indices: Sequence[int] = (0, 1, 2),
     if not indices:
         raise ValueError("indices must name at least one trial; got []")
     use_style()
+    width = (3.0, 1.6) if z is not None else (2.6, 1.4)
     fig, axes = plt.subplots(2, len(indices), sharex=True, sharey="row",
-                             figsize=(2.6 * len(indices) + 1.4, 3.6), squeeze=False)
+                             figsize=(width[0] * len(indices) + width[1], 3.6), squeeze=False)
     for c, i in enumerate(indices):
-        plot_trial(task, batch, i, axes=list(axes[:, c]))
+        plot_trial(task, batch, i, axes=list(axes[:, c]), z=z)
         axes[0, c].set_title(f"trial {i}")
+        if z is not None and c == 0:
+            axes[1, c].set_ylabel("target, output $z$")
         if c > 0:
             axes[0, c].set_ylabel("")
             axes[1, c].set_ylabel("")
