@@ -10,6 +10,12 @@ networks is one batched matrix product. The backward pass is written by hand
     x_{t+1} = (1 - \Delta t)\, x_t + \Delta t\, \big(W \phi(x_t) + W_{in}^\top u_t\big) + \xi_t,
     \qquad z_t = W_{out}^\top \phi(x_{t+1}).
 
+The nonlinearity :math:`\phi` is one of :data:`PHIS`: the paper's tanh (nonlinear
+networks) and identity (linear networks), and relu and softplus (used in
+:doc:`/book/10_beyond`). The backward pass needs :math:`\phi'(x_t)`, which for each of
+them is a function of the stored rate :math:`r_t = \phi(x_t)` alone
+(:func:`dphi_from_rate`), so only the rates are kept.
+
 Shapes (time-major inside the engine; the public model API is batch-first):
 
 - ``W`` (K, N, N), ``W_in`` (K, n_in, N), ``W_out`` (K, N, n_out)
@@ -24,8 +30,88 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch.nn import functional as F
 
-PHIS = ("tanh", "linear")
+#: The nonlinearities :math:`\phi` of the engine.
+PHIS = ("tanh", "linear", "relu", "softplus")
+
+
+def _check_phi(phi: str) -> None:
+    if phi not in PHIS:
+        raise ValueError(f"phi must be one of {', '.join(PHIS)}; got {phi!r}")
+
+
+def phi_fn(phi: str, x: torch.Tensor) -> torch.Tensor:
+    r"""The rate :math:`\phi(x)`.
+
+    .. math::
+
+        \tanh(x), \quad x, \quad \max(x, 0), \quad \log(1 + e^x)
+
+    for ``phi`` = tanh, linear, relu, softplus. Differentiable (autograd); the engine's
+    own loop computes tanh as :math:`2\sigma(2x) - 1` instead. See :doc:`/book/10_beyond`.
+
+    Parameters
+    ----------
+    phi : {"tanh", "linear", "relu", "softplus"}
+    x : Tensor, any shape
+
+    Returns
+    -------
+    Tensor, shape of ``x``
+    """
+    _check_phi(phi)
+    if phi == "tanh":
+        return torch.tanh(x)
+    if phi == "relu":
+        return torch.relu(x)
+    if phi == "softplus":
+        return F.softplus(x)
+    return x
+
+
+def dphi_from_rate(phi: str, r: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    r""":math:`\phi'(x)` written as a function of the rate :math:`r = \phi(x)`.
+
+    .. math::
+
+        \tanh' = 1 - r^2, \quad \mathrm{id}' = 1, \quad \mathrm{relu}' = [r > 0], \quad
+        \mathrm{softplus}' = \sigma(x) = 1 - e^{-r}.
+
+    (relu's derivative at the kink :math:`x = 0` is taken as 0.) See :doc:`/book/10_beyond`.
+
+    Parameters
+    ----------
+    phi : {"tanh", "linear", "relu", "softplus"}
+    r : Tensor, any shape
+        rates :math:`\phi(x)`.
+    out : Tensor, shape of ``r``, optional
+        written in place and returned.
+
+    Returns
+    -------
+    Tensor, shape of ``r``
+    """
+    _check_phi(phi)
+    if out is None:
+        out = torch.empty_like(r)
+    if phi == "tanh":
+        return torch.mul(r, r, out=out).neg_().add_(1.0)
+    if phi == "relu":
+        return torch.sign(r, out=out)                       # r >= 0: sign is [r > 0]
+    if phi == "softplus":
+        return torch.neg(r, out=out).expm1_().neg_()
+    return out.fill_(1.0)
+
+
+def _rate_(phi: str, y: torch.Tensor, out: torch.Tensor) -> None:
+    """``out = phi(x)`` from the tracked state ``y`` (``y = 2x`` for tanh, else ``x``)."""
+    if phi == "tanh":
+        torch.sigmoid(y, out=out).mul_(2.0).sub_(1.0)      # tanh(x) = 2 sigmoid(2x) - 1
+    elif phi == "relu":
+        torch.clamp(y, min=0.0, out=out)
+    else:
+        out.copy_(F.softplus(y))
 
 
 @dataclass
@@ -120,7 +206,7 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
         inputs, time-major.
     dt : float
         Euler step (tau = 1).
-    phi : {"tanh", "linear"}
+    phi : {"tanh", "linear", "relu", "softplus"}
     x0 : Tensor, shape (K, B, N) or (K, 1, N), optional
         initial state (default 0).
     noise : Tensor, shape (K, T, B, N), optional
@@ -137,10 +223,9 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
     Raises
     ------
     ValueError
-        if ``phi`` is not ``"tanh"`` or ``"linear"``.
+        if ``phi`` is not one of :data:`PHIS`.
     """
-    if phi not in PHIS:
-        raise ValueError(f"phi must be one of {', '.join(PHIS)}; got {phi!r}")
+    _check_phi(phi)
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
     ws = Workspace.get(ws, K, T, B, N, n_in, n_out, W.dtype, W.device)
@@ -152,24 +237,26 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
     # block matrix: [r_t, u_t] @ Mf = [recurrent + input drive, readout of r_t]
     Mf = W.new_zeros(K, N + n_in, N + n_out)
     eye = torch.eye(N, dtype=W.dtype, device=W.device)
-    Mf[:, :N, :N] = W.transpose(1, 2) if phi == "tanh" else a * eye + dt * W.transpose(1, 2)
-    Mf[:, N:, :N] = W_in if phi == "tanh" else dt * W_in
+    linear = phi == "linear"
+    Mf[:, :N, :N] = a * eye + dt * W.transpose(1, 2) if linear else W.transpose(1, 2)
+    Mf[:, N:, :N] = dt * W_in if linear else W_in
     Mf[:, :N, N:] = W_out
     z = W.new_empty(K, T, B, n_out)
-    if phi == "tanh":
-        # track y = 2x so that tanh(x) = 2 sigmoid(y) - 1 (3x faster than torch.tanh on CPU,
-        # absolute error < 3e-7; see tests/test_engine.py)
+    if not linear:
+        # the state is tracked as y = s x, with s = 2 for tanh so that tanh(x) = 2 sigmoid(y) - 1
+        # (3x faster than torch.tanh on CPU, absolute error < 3e-7; see tests/test_engine.py)
+        s = 2.0 if phi == "tanh" else 1.0
         if x0 is None:
             y.zero_()
         else:
-            y.copy_(x0.expand(K, B, N)).mul_(2.0)
-        torch.sigmoid(y, out=R[:, 0]).mul_(2.0).sub_(1.0)
+            y.copy_(x0.expand(K, B, N)).mul_(s)
+        _rate_(phi, y, R[:, 0])
         for t in range(T):
             torch.bmm(RA[:, t], Mf, out=buf)
-            y.mul_(a).add_(buf[..., :N], alpha=2.0 * dt)     # x <- (1-dt) x + dt (W r + W_in u)
+            y.mul_(a).add_(buf[..., :N], alpha=s * dt)       # x <- (1-dt) x + dt (W r + W_in u)
             if noise is not None:
-                y.add_(noise[:, t], alpha=2.0)
-            torch.sigmoid(y, out=R[:, t + 1]).mul_(2.0).sub_(1.0)
+                y.add_(noise[:, t], alpha=s)
+            _rate_(phi, y, R[:, t + 1])
             if t > 0:
                 z[:, t - 1].copy_(buf[..., N:])
     else:
@@ -206,7 +293,7 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
         as returned by :func:`forward` on the same inputs (holds the rates).
     dt : float
         Euler step.
-    phi : {"tanh", "linear"}
+    phi : {"tanh", "linear", "relu", "softplus"}
     need : (bool, bool, bool)
         which of (W_in, W, W_out) gradients to return.
 
@@ -231,6 +318,7 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
     differences. Training (:func:`lrbook.training.train`) is introduced in
     :doc:`/book/01_tasks`.
     """
+    _check_phi(phi)
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
     if ws.HA is None or ws.HA.shape != (K, T + 1, B, N + n_out):
@@ -243,16 +331,20 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
     H[:, T].zero_()
     Mb = W.new_empty(K, N + n_out, N)
     eye = torch.eye(N, dtype=W.dtype, device=W.device)
-    Mb[:, :N] = dt * W if phi == "tanh" else a * eye + dt * W
+    linear = phi == "linear"
+    Mb[:, :N] = a * eye + dt * W if linear else dt * W
     Mb[:, N:] = W_out.transpose(1, 2)
     for t in range(T, 0, -1):
         # [h_{t+1}, dz_{t-1}] @ Mb = dt W^T h_{t+1} + W_out dz_{t-1}   (row-vector form)
         torch.bmm(HA[:, t], Mb, out=bufb)
-        if phi == "tanh":
-            torch.addcmul(ones, R[:, t], R[:, t], value=-1.0, out=tmp)   # phi'(x_t) = 1 - r_t^2
-            torch.mul(bufb, tmp, out=H[:, t - 1]).add_(H[:, t], alpha=a)
-        else:
+        if linear:
             H[:, t - 1].copy_(bufb)
+        else:
+            if phi == "tanh":                                 # phi'(x_t) = 1 - r_t^2, one kernel
+                torch.addcmul(ones, R[:, t], R[:, t], value=-1.0, out=tmp)
+            else:
+                dphi_from_rate(phi, R[:, t], out=tmp)
+            torch.mul(bufb, tmp, out=H[:, t - 1]).add_(H[:, t], alpha=a)
     G = torch.bmm(HA.view(K, (T + 1) * B, N + n_out).transpose(1, 2),
                   RA.view(K, (T + 1) * B, N + n_in))
     gW = G[:, :N, :N].mul(dt) if need[1] else None
@@ -307,7 +399,7 @@ class EulerRNN(torch.autograd.Function):
     u : Tensor, shape (K, T, B, n_in)
         inputs, time-major.
     dt : float
-    phi : {"tanh", "linear"}
+    phi : {"tanh", "linear", "relu", "softplus"}
     x0 : Tensor, shape (K, B, N) or (K, 1, N), or None
     noise : Tensor, shape (K, T, B, N), or None
         as in :func:`forward`.

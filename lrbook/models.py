@@ -127,7 +127,7 @@ class RNN:
         seed of each network (initialisation, data and noise streams).
     dt : float
         Euler step.
-    phi : {"tanh", "linear"}
+    phi : {"tanh", "linear", "relu", "softplus"}
         the nonlinearity :math:`\phi`.
     sigma : float
         state-noise strength (0 in the paper's experiments).
@@ -173,7 +173,7 @@ class RNN:
             >= 0.
         dt : float
             in (0, 1].
-        phi : {"tanh", "linear"}
+        phi : {"tanh", "linear", "relu", "softplus"}
         sigma : float
             >= 0.
         trained : sequence of {"W_in", "W", "W_out"}

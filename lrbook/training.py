@@ -613,7 +613,7 @@ def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int |
         initial connectivity strength(s), >= 0.
     seeds : int or sequence of int
         network seed(s), >= 0; broadcast against ``g`` as in :meth:`RNN.create`.
-    phi : {"tanh", "linear"}, optional
+    phi : {"tanh", "linear", "relu", "softplus"}, optional
         default by task (see above).
     trained : sequence of {"W_in", "W", "W_out"}, optional
         default ``task.default_trained``.

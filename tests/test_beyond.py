@@ -1,4 +1,4 @@
-"""lrbook.beyond: relu/softplus engine (exact gradients), variant training, low-rank parametrisation, studies."""
+"""lrbook.beyond: variant training (relu/softplus, frozen weights), low-rank parametrisation, studies."""
 
 from __future__ import annotations
 
@@ -10,22 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from lrbook import FlipFlop, TrainingDivergedError, WorkingMemory, model_for, train
+from lrbook import FlipFlop, TrainingDivergedError, WorkingMemory, engine, model_for, train
 from lrbook.analysis import convergence_epoch, evaluate_result
-from lrbook.beyond import (
-    PHIS,
-    backward,
-    dphi_from_rate,
-    evaluate_variant,
-    forward,
-    lowrank_lr,
-    phi_fn,
-    train_variant,
-    variant_losses,
-)
+from lrbook.beyond import evaluate_variant, lowrank_lr, train_variant, variant_losses
 from lrbook.beyond.study import lowrank_study, variant_study
-
-K, T, B, N, NI, NO, DT = 3, 7, 4, 6, 2, 3, 0.5
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -35,81 +23,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-def _weights(seed=0, scale=1.3):
-    gen = torch.Generator().manual_seed(seed)
-    r = lambda *s: torch.randn(*s, dtype=torch.float64, generator=gen)  # noqa: E731
-    return (r(K, N, N) * scale / N ** 0.5, r(K, NI, N), r(K, N, NO) / N, r(K, T, B, NI), r(K, T, B, NO),
-            r(K, 1, N))
-
-
-def _reference(phi, W, W_in, W_out, u, x0):
-    """The Euler RNN written step by step with autograd (the definition)."""
-    x = x0.expand(K, B, N)
-    zs = []
-    for t in range(T):
-        x = (1 - DT) * x + DT * (phi_fn(phi, x) @ W.transpose(1, 2) + u[:, t] @ W_in)
-        zs.append(phi_fn(phi, x) @ W_out)
-    return torch.stack(zs, 1)
-
-
-# --------------------------------------------------------------------------- engine
-@pytest.mark.parametrize("phi", PHIS)
-def test_forward_and_gradients_match_autograd(phi):
-    W, W_in, W_out, u, dz, x0 = _weights()
-    z, ro = forward(W, W_in, W_out, u, dt=DT, phi=phi, x0=x0, fast=False)
-    gW_in, gW, gW_out = backward(W, W_in, W_out, u, dz, ro, dt=DT)
-    ref = [a.clone().requires_grad_() for a in (W, W_in, W_out)]
-    zr = _reference(phi, *ref, u, x0)
-    (zr * dz).sum().backward()
-    torch.testing.assert_close(z, zr.detach(), rtol=1e-12, atol=1e-12)
-    for mine, theirs in zip((gW, gW_in, gW_out), ref):
-        torch.testing.assert_close(mine, theirs.grad, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("phi", ["relu", "softplus"])
-def test_gradient_by_finite_differences(phi):
-    W, W_in, W_out, u, dz, x0 = _weights(seed=1)
-    z, ro = forward(W, W_in, W_out, u, dt=DT, phi=phi, x0=x0)
-    _, gW, _ = backward(W, W_in, W_out, u, dz, ro, dt=DT)
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        k, i, j = rng.integers(K), rng.integers(N), rng.integers(N)
-        eps = 1e-6
-        Wp, Wm = W.clone(), W.clone()
-        Wp[k, i, j] += eps
-        Wm[k, i, j] -= eps
-        Lp = (forward(Wp, W_in, W_out, u, dt=DT, phi=phi, x0=x0)[0] * dz).sum()
-        Lm = (forward(Wm, W_in, W_out, u, dt=DT, phi=phi, x0=x0)[0] * dz).sum()
-        assert float((Lp - Lm) / (2 * eps)) == pytest.approx(float(gW[k, i, j]), rel=1e-5, abs=1e-9)
-
-
-@pytest.mark.parametrize("phi", PHIS)
-def test_derivative_from_rate(phi):
-    x = torch.linspace(-3, 3, 41, dtype=torch.float64).requires_grad_()
-    r = phi_fn(phi, x)
-    (d,) = torch.autograd.grad(r.sum(), x)
-    mask = x.detach().abs() > 1e-9                       # relu's kink
-    torch.testing.assert_close(dphi_from_rate(phi, r.detach())[mask], d[mask])
-
-
-@pytest.mark.parametrize("phi", ["tanh", "linear"])
-def test_fast_path_equals_generic_loop(phi):
-    W, W_in, W_out, u, dz, x0 = (a.float() for a in _weights(seed=2, scale=0.8))
-    zf, rf = forward(W, W_in, W_out, u, dt=DT, phi=phi, x0=x0)
-    zg, rg = forward(W, W_in, W_out, u, dt=DT, phi=phi, x0=x0, fast=False)
-    assert rf.ws is not None and rg.R is not None
-    torch.testing.assert_close(zf, zg, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(rf.rates(), rg.rates(), rtol=1e-4, atol=1e-5)
-    for a, b in zip(backward(W, W_in, W_out, u, dz, rf, dt=DT), backward(W, W_in, W_out, u, dz, rg, dt=DT)):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
-
-
-def test_engine_rejects_unknown_phi():
-    W, W_in, W_out, u, _, _ = _weights()
-    with pytest.raises(ValueError, match="phi must be one of tanh, linear, relu, softplus"):
-        forward(W, W_in, W_out, u, dt=DT, phi="elu")
 
 
 # --------------------------------------------------------------------------- training
@@ -135,8 +48,18 @@ def test_relu_and_softplus_networks_learn():
         res = train_variant(task, 24, 0.5, [0, 1], 40, phi=phi)
         assert not res.diverged.any()
         assert np.all(res.loss[-5:].mean(0) < 0.9 * res.loss[:3].mean(0)), (phi, res.loss[[0, -1]])
-        with pytest.raises(ValueError, match="phi='" + phi):
-            res.model()
+        assert res.model().phi == phi
+
+
+@pytest.mark.parametrize("phi", ["relu", "softplus"])
+def test_variant_training_equals_lrbook_train_for_any_phi(phi):
+    """relu/softplus networks run on lrbook's one engine: train_variant and train agree."""
+    task = FlipFlop()
+    ref = train(model_for(task, 16, g=[0.0, 0.9], seeds=[0, 1], phi=phi), task, 6, threads=1, workers=1)
+    res = train_variant(task, 16, [0.0, 0.9], [0, 1], 6, phi=phi)
+    assert ref.config["phi"] == res.config["phi"] == phi
+    np.testing.assert_allclose(res.loss, ref.loss, rtol=1e-6)
+    np.testing.assert_allclose(res.W, ref.W, atol=1e-6)
 
 
 def test_relu_divergence_is_reported():
@@ -181,9 +104,9 @@ def test_lowrank_gradients_match_autograd():
     b = task.batch(4, np.random.default_rng(0))
     u = torch.tensor(b.u, dtype=torch.float64).unsqueeze(0).expand(2, -1, -1, -1).transpose(1, 2).contiguous()
     W = W0 + U @ Vf.transpose(1, 2)
-    z, ro = forward(W.detach(), W_in, W_out, u, dt=task.dt, phi="tanh", fast=False)
+    z, ws = engine.forward(W.detach(), W_in, W_out, u, dt=task.dt, phi="tanh")
     dz = torch.ones_like(z)
-    _, gW, _ = backward(W.detach(), W_in, W_out, u, dz, ro, dt=task.dt)
+    _, gW, _ = engine.backward(W.detach(), W_in, W_out, u, dz, ws, dt=task.dt)
     x = torch.zeros(2, 4, 12, dtype=torch.float64)
     zs = []
     for t in range(u.shape[1]):

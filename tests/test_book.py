@@ -109,6 +109,15 @@ def test_colab_install_cell_first(page: Path):
         assert "pip" not in other.source, f"{page.name}: only the first cell may install"
 
 
+def test_one_install_cell_for_the_whole_book():
+    """Every page installs lrbook with the same cell (tests/test_colab.py runs it)."""
+    cells = {p.name: next(c for c in jupytext.read(p).cells if c.cell_type == "code").source
+             for p in notebook_pages()}
+    variants = sorted(set(cells.values()))
+    assert len(variants) == 1, "install cells differ:\n" + "\n".join(
+        f"{name}:\n{src}" for name, src in sorted(cells.items()) if src != cells[notebook_pages()[0].name])
+
+
 @pytest.mark.parametrize("page", chapters(), ids=lambda p: p.name)
 def test_chapter_reads_the_scale(page: Path):
     text = page.read_text()

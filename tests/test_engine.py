@@ -13,7 +13,7 @@ def naive(W, W_in, W_out, u, dt, phi, x0=None, noise=None):
     """Reference: autograd through a plain Python time loop (u time-major)."""
     K, T, B, _ = u.shape
     N = W.shape[-1]
-    act = torch.tanh if phi == "tanh" else (lambda v: v)
+    act = lambda v: engine.phi_fn(phi, v)  # noqa: E731
     x = torch.zeros(K, B, N, dtype=W.dtype) if x0 is None else x0.expand(K, B, N)
     zs = []
     for t in range(T):
@@ -47,7 +47,7 @@ def test_one_euler_step_by_hand():
     np.testing.assert_allclose(zl.item(), xl @ [0.3, 0.7], rtol=1e-12)
 
 
-@pytest.mark.parametrize("phi", ["tanh", "linear"])
+@pytest.mark.parametrize("phi", engine.PHIS)
 @pytest.mark.parametrize("with_x0", [False, True])
 def test_forward_matches_naive_loop(phi, with_x0):
     torch.manual_seed(0)
@@ -60,7 +60,7 @@ def test_forward_matches_naive_loop(phi, with_x0):
     torch.testing.assert_close(z, ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("phi", ["tanh", "linear"])
+@pytest.mark.parametrize("phi", engine.PHIS)
 def test_gradients_against_autograd_and_finite_differences(phi):
     m = RNN.create(8, 2, 2, g=[0.8, 1.2], seeds=[3, 4], dtype=torch.float64)
     b = FlipFlop(t_max=6.0).batch(3, np.random.default_rng(0))
@@ -84,6 +84,45 @@ def test_gradients_against_autograd_and_finite_differences(phi):
         E[k, i, j] = 1e-6
         fd = (L(m.W + E) - L(m.W - E)) / 2e-6
         np.testing.assert_allclose(gW[k, i, j].item(), fd.item(), rtol=1e-5, atol=1e-10)
+
+
+@pytest.mark.parametrize("phi", engine.PHIS)
+def test_derivative_from_rate(phi):
+    x = torch.linspace(-3, 3, 41, dtype=torch.float64).requires_grad_()
+    r = engine.phi_fn(phi, x)
+    (d,) = torch.autograd.grad(r.sum(), x)
+    kink = x.detach().abs() < 1e-9                       # relu at 0
+    torch.testing.assert_close(engine.dphi_from_rate(phi, r.detach())[~kink], d[~kink])
+    out = torch.empty_like(r)
+    assert engine.dphi_from_rate(phi, r.detach(), out=out) is out
+    assert torch.equal(out, engine.dphi_from_rate(phi, r.detach()))
+
+
+def test_relu_and_softplus_by_hand():
+    # one step from x0 = (1, -2): r0 = phi(x0), x1 = (1-dt) x0 + dt W r0, z0 = w . phi(x1)
+    W = torch.tensor([[[0.0, 1.0], [-1.0, 0.5]]], dtype=torch.float64)
+    W_in = torch.zeros(1, 1, 2, dtype=torch.float64)
+    W_out = torch.tensor([[[1.0], [2.0]]], dtype=torch.float64)
+    x0 = torch.tensor([[[1.0, -2.0]]], dtype=torch.float64)
+    u = torch.zeros(1, 1, 1, 1, dtype=torch.float64)
+    for phi, f in (("relu", lambda v: np.maximum(v, 0.0)), ("softplus", lambda v: np.log1p(np.exp(v)))):
+        r0 = f(np.array([1.0, -2.0]))
+        x1 = 0.5 * np.array([1.0, -2.0]) + 0.5 * np.array([[0.0, 1.0], [-1.0, 0.5]]) @ r0
+        z, ws = engine.forward(W, W_in, W_out, u, dt=0.5, phi=phi, x0=x0)
+        np.testing.assert_allclose(z.item(), f(x1) @ [1.0, 2.0], rtol=1e-12)
+        np.testing.assert_allclose(ws.rates()[0, 0, 0].numpy(), r0, rtol=1e-12)
+
+
+def test_unknown_phi_is_rejected():
+    W, W_in, W_out = torch.zeros(1, 3, 3), torch.zeros(1, 1, 3), torch.zeros(1, 3, 1)
+    u = torch.zeros(1, 2, 1, 1)
+    with pytest.raises(ValueError, match="phi must be one of tanh, linear, relu, softplus; got 'elu'"):
+        engine.forward(W, W_in, W_out, u, dt=0.5, phi="elu")
+    _, ws = engine.forward(W, W_in, W_out, u, dt=0.5)
+    with pytest.raises(ValueError, match="phi must be one of"):
+        engine.backward(W, W_in, W_out, u, torch.zeros(1, 2, 1, 1), ws, dt=0.5, phi="elu")
+    with pytest.raises(ValueError, match="phi must be one of"):
+        engine.phi_fn("elu", u)
 
 
 def test_tanh_via_sigmoid_is_accurate_in_float32():

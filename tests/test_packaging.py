@@ -10,74 +10,22 @@ installs it, with the Makefile's pinned torch, into a fresh virtual environment 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
+from helpers.dist import clean_env, fresh_venv, subpackages
 
 import lrbook
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "lrbook"
 VERSION = lrbook.__version__
-TOP_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "LICENSE.txt")
 STYLE = "lrbook/plotting/lrbook.mplstyle"
-
-
-def _ignored(path: PurePosixPath) -> bool:
-    """Files a clean checkout does not have: caches, editor/atomic-write temporaries."""
-    return any(p == "__pycache__" or p.startswith(".") for p in path.parts) or path.suffix in (".pyc", ".tmp")
-
-
-def package_files(root: Path = ROOT) -> set[str]:
-    """Every file of ``root/lrbook/``, as ``lrbook/...`` posix paths."""
-    out = set()
-    for p in (root / "lrbook").rglob("*"):
-        rel = PurePosixPath(p.relative_to(root).as_posix())
-        if p.is_file() and not _ignored(rel):
-            out.add(str(rel))
-    return out
-
-
-def subpackages(files: set[str]) -> set[str]:
-    return {str(PurePosixPath(f).parent) for f in files if f.endswith("/__init__.py")}
-
-
-def pinned_torch() -> str:
-    """The Makefile's torch requirement (``torch==X.Y.Z``): the one pin of the project."""
-    m = re.search(r"^TORCH\s*:=\s*(torch==\S+)\s*$", (ROOT / "Makefile").read_text(), re.M)
-    assert m, "Makefile has no `TORCH := torch==...` line"
-    return m.group(1)
-
-
-@pytest.fixture(scope="module")
-def dists(tmp_path_factory) -> dict:
-    if importlib.util.find_spec("build") is None:
-        pytest.fail("the `build` package is missing: `pip install build` (the Makefile's toolchain installs it)")
-    src = tmp_path_factory.mktemp("src")
-    for name in TOP_FILES:
-        if (ROOT / name).is_file():
-            shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(PACKAGE, src / "lrbook",
-                    ignore=lambda d, names: [n for n in names if _ignored(PurePosixPath(n))])
-    out = tmp_path_factory.mktemp("dist")
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(src)],
-                          capture_output=True, text=True, env=env, timeout=900)
-    assert proc.returncode == 0, f"python -m build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    wheels = list(out.glob("*.whl"))
-    sdists = list(out.glob("*.tar.gz"))
-    assert len(wheels) == 1 and len(sdists) == 1, sorted(p.name for p in out.iterdir())
-    # expected contents: the snapshot that was built (other work may change the tree meanwhile)
-    return {"wheel": wheels[0], "sdist": sdists[0], "files": package_files(src)}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_file_names_carry_the_version(dists):
@@ -154,13 +102,8 @@ def test_wheel_installs_in_a_fresh_venv(dists, tmp_path):
     """~1-3 min: a venv without the system's packages, then torch (pinned) and the wheel."""
     venv = tmp_path / "venv"
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        py = venv / "bin" / "python"
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-        install = [str(py), "-m", "pip", "install", "--quiet", "--no-compile", pinned_torch(), str(dists["wheel"])]
-        proc = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1200)
-        assert proc.returncode == 0, f"pip install failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        env = clean_env(MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+        py = fresh_venv(venv, [str(dists["wheel"])], env)
         # run outside the repository, so that only the installed copy can be imported
         version = subprocess.run([str(venv / "bin" / "lrbook"), "--version"], capture_output=True, text=True,
                                  env=env, cwd=tmp_path, timeout=300)

@@ -1,7 +1,5 @@
 r"""Beyond the paper: other nonlinearities, frozen input/output weights, low-rank training.
 
-- :mod:`~lrbook.beyond.engine`: the rate RNN with :math:`\phi` in tanh, linear, relu,
-  softplus (exact BPTT; tanh and linear run on :mod:`lrbook.engine`);
 - :mod:`~lrbook.beyond.training`: :func:`train_variant`, the paper's training with
   another :math:`\phi`, a subset of trained weights, or a recurrent change constrained
   to rank R from the start (:math:`W = W_0 + U V^\top`);
@@ -15,7 +13,6 @@ Chapter: :doc:`/book/10_beyond`.
 
 from __future__ import annotations
 
-from .engine import PHIS, Rollout, backward, dphi_from_rate, forward, phi_fn
 from .evaluate import evaluate_variant, silent_loss, variant_losses
 from .study import (
                     LOWRANK_SIZES,
@@ -31,7 +28,6 @@ from .study import (
 from .training import LOWRANK_LR_FACTOR, STREAM_FACTORS, VariantResult, lowrank_lr, train_variant
 
 __all__ = [
-    "PHIS", "Rollout", "backward", "dphi_from_rate", "forward", "phi_fn",
     "evaluate_variant", "silent_loss", "variant_losses",
     "LOWRANK_LR_FACTOR", "STREAM_FACTORS", "VariantResult", "lowrank_lr", "train_variant",
     "LOWRANK_SIZES", "VARIANT_SIZES", "VARIANTS", "LowRankSummary", "VariantSummary", "lowrank_study",

@@ -15,18 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import _validate as V
-from .. import engine as core
-from ..analysis import EVAL_BATCH, Evaluation, eval_batch, functional_rank
+from ..analysis import EVAL_BATCH, Evaluation, eval_batch, functional_rank, losses
+from ..analysis.evaluate import MAX_BYTES
 from ..analysis.truncation import DEFAULT_RANKS
 from ..tasks import Batch, Task
 from ..training import TrainResult
-from . import engine
-
-#: Memory budget of one chunk of evaluated networks (bytes).
-MAX_BYTES = 256 * 2 ** 20
 
 
 def _check(result: TrainResult, task: Task) -> None:
@@ -39,41 +34,6 @@ def _check(result: TrainResult, task: Task) -> None:
                          f"networks (n_in={result.W_in.shape[1]}, n_out={result.W_out.shape[2]})")
 
 
-def _losses(Ws: np.ndarray, W_ins: np.ndarray, W_outs: np.ndarray, batch: Batch, nets: np.ndarray, *,
-            dt: float, phi: str, x0_input: bool, max_bytes: int, threads: int | None = 1) -> np.ndarray:
-    """Masked MSE of M candidate networks; candidate m uses the test trials of network nets[m]."""
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(V.integer("threads", threads, lo=1))
-    try:
-        return _losses_chunks(Ws, W_ins, W_outs, batch, nets, dt=dt, phi=phi, x0_input=x0_input,
-                              max_bytes=max_bytes)
-    finally:
-        torch.set_num_threads(old)
-
-
-def _losses_chunks(Ws, W_ins, W_outs, batch, nets, *, dt, phi, x0_input, max_bytes) -> np.ndarray:
-    u, target, mask = batch
-    _, Bt, T, _ = u.shape
-    N = Ws.shape[-1]
-    per = 4 * (T + 1) * Bt * (2 * N + u.shape[-1] + target.shape[-1]) + 12 * Bt * T * target.shape[-1]
-    chunk = max(1, int(max_bytes // per))
-    out = np.empty(len(Ws))
-    tm = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 2, 1, 3)))  # noqa: E731
-    for lo in range(0, len(Ws), chunk):
-        sl = slice(lo, lo + chunk)
-        idx = nets[sl]
-        W = torch.as_tensor(Ws[sl], dtype=torch.float32)
-        W_in = torch.as_tensor(W_ins[sl], dtype=torch.float32)
-        W_out = torch.as_tensor(W_outs[sl], dtype=torch.float32)
-        x0 = W_in[:, :1, :] if x0_input else None
-        with np.errstate(over="ignore", invalid="ignore"):
-            z, _ = engine.forward(W, W_in, W_out, tm(u[idx]), dt=dt, phi=phi, x0=x0)
-            loss, _ = core.masked_mse(z, tm(target[idx]), tm(mask[idx]))
-        out[sl] = loss.double().numpy()
-    return out
-
-
 def variant_losses(result: TrainResult, task: Task, W: Any = None, *, weights: str = "final",
                    batch: Batch | None = None, batch_size: int = EVAL_BATCH,
                    max_bytes: int = MAX_BYTES) -> np.ndarray:
@@ -82,7 +42,7 @@ def variant_losses(result: TrainResult, task: Task, W: Any = None, *, weights: s
     Parameters
     ----------
     result : TrainResult or VariantResult
-        its ``config["phi"]`` may be any of :data:`lrbook.beyond.engine.PHIS`.
+        its ``config["phi"]`` may be any of :data:`lrbook.engine.PHIS`.
     task : Task
     W : array, shape (K, N, N) or (M, K, N, N), optional
         recurrent weights to use (default the trained ``W`` or, with
@@ -99,24 +59,10 @@ def variant_losses(result: TrainResult, task: Task, W: Any = None, *, weights: s
     """
     _check(result, task)
     V.choice("weights", weights, ("final", "initial"))
-    K, N = result.K, result.N
-    final = weights == "final"
-    Wa = np.asarray((result.W if final else result.W0) if W is None else W, dtype=np.float32)
-    squeeze = Wa.ndim == 3
-    if squeeze:
-        Wa = Wa[None]
-    if Wa.ndim != 4 or Wa.shape[1:] != (K, N, N):
-        raise ValueError(f"W must have shape ({K}, {N}, {N}) or (M, {K}, {N}, {N}); got {Wa.shape}")
-    M = Wa.shape[0]
-    if batch is None:
-        batch = eval_batch(task, result.seeds, batch_size)
-    W_in = result.W_in if final else result.W_in0
-    W_out = result.W_out if final else result.W_out0
-    nets = np.tile(np.arange(K), M)
-    out = _losses(Wa.reshape(M * K, N, N), W_in[nets], W_out[nets], batch, nets, dt=result.config["dt"],
-                  phi=result.config["phi"], x0_input=result.config["x0_mode"] == "input",
-                  max_bytes=V.integer("max_bytes", max_bytes, lo=1)).reshape(M, K)
-    return out[0] if squeeze else out
+    model = result.model(weights)
+    if W is None:
+        W = model.W
+    return losses(model, task, W, batch=batch, batch_size=batch_size, max_bytes=max_bytes)
 
 
 def silent_loss(task: Task, seeds: Any, batch_size: int = EVAL_BATCH) -> np.ndarray:

@@ -5,7 +5,7 @@ r"""Training variants of the paper's networks: other nonlinearities, and a low-r
 PyTorch's formula, the paper's learning rates), with two extensions used by the
 chapter :doc:`/book/10_beyond`:
 
-- ``phi`` may also be ``"relu"`` or ``"softplus"`` (:mod:`lrbook.beyond.engine`);
+- ``phi`` may be any of :data:`lrbook.engine.PHIS` (tanh, linear, relu, softplus);
 - ``rank=R`` constrains the recurrent change to rank R from the first update:
 
   .. math:: W = W_0 + U V^\top, \qquad U, V \in \mathbb R^{N \times R},
@@ -34,10 +34,9 @@ import torch
 
 from .. import _validate as V
 from .. import engine as core
-from ..models import PARAMS, RNN, STREAM_DATA, init_weights, rng_for
+from ..models import PARAMS, STREAM_DATA, init_weights, rng_for
 from ..tasks import Task
 from ..training import TrainingDivergedError, TrainResult, default_batch_size, default_lr
-from . import engine
 
 #: Random stream of the initial factor V0 of a low-rank network (after lrbook.models' 0-4).
 STREAM_FACTORS = 5
@@ -71,7 +70,7 @@ def lowrank_lr(N: int, rank: int | np.ndarray, lr_W: float | np.ndarray) -> np.n
 class VariantResult(TrainResult):
     """A :class:`lrbook.training.TrainResult` with the variant's settings.
 
-    ``config`` also holds ``"phi"`` (any of :data:`lrbook.beyond.engine.PHIS`) and
+    ``config`` also holds ``"phi"`` (any of :data:`lrbook.engine.PHIS`) and
     ``"rank"``. :meth:`model` works for tanh and linear networks only; use
     :func:`lrbook.beyond.variant_losses` for every phi.
 
@@ -96,12 +95,6 @@ class VariantResult(TrainResult):
     @property
     def phi(self) -> str:
         return self.config["phi"]
-
-    def model(self, which: str = "final", **kwargs) -> RNN:
-        if self.phi not in core.PHIS:
-            raise ValueError(f"model() builds lrbook RNNs, phi in {', '.join(core.PHIS)}; this result has "
-                             f"phi={self.phi!r}: use lrbook.beyond.variant_losses")
-        return super().model(which, **kwargs)
 
 
 class _Adam:
@@ -151,7 +144,7 @@ def train_variant(task: Task, N: int, g: float | Sequence[float], seeds: int | S
                   phi: str = "tanh", trained: Sequence[str] = PARAMS, rank: int | Sequence[int] | None = None,
                   lr: float | Sequence[float] | None = None, lr_factors: float | Sequence[float] | None = None,
                   batch_size: int | None = None, on_divergence: str = "stop",
-                  fast: bool = True, progress: bool = False, threads: int | None = 1) -> VariantResult:
+                  progress: bool = False, threads: int | None = 1) -> VariantResult:
     """Train K networks (Adam) with any nonlinearity and optionally a rank-R recurrent change.
 
     Parameters
@@ -179,8 +172,6 @@ def train_variant(task: Task, N: int, g: float | Sequence[float], seeds: int | S
     on_divergence : {"stop", "raise"}
         a network whose loss or gradient turns NaN/inf stops learning (its epoch is
         recorded in ``diverged_epoch``), or :class:`lrbook.TrainingDivergedError` is raised.
-    fast : bool
-        use :mod:`lrbook.engine` for tanh/linear (see :func:`lrbook.beyond.engine.forward`).
     progress : bool
         tqdm bar.
     threads : int or None
@@ -196,7 +187,7 @@ def train_variant(task: Task, N: int, g: float | Sequence[float], seeds: int | S
         raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
     N = V.integer("N", N, lo=1)
     epochs = V.integer("epochs", epochs, lo=1)
-    V.choice("phi", phi, engine.PHIS)
+    V.choice("phi", phi, core.PHIS)
     V.choice("on_divergence", on_divergence, ("stop", "raise"))
     trained = tuple(p for p in PARAMS if p in tuple(trained))
     for p in tuple(trained):
@@ -274,11 +265,9 @@ def train_variant(task: Task, N: int, g: float | Sequence[float], seeds: int | S
             if lowrank:
                 W = torch.baddbmm(W0, U, Vf.transpose(1, 2))
             x0 = W_in[:, :1, :] if x0_input else None
-            z, ro = engine.forward(W, W_in, W_out, u, dt=task.dt, phi=phi, x0=x0, fast=fast, ws=ws)
-            if ro.ws is not None:
-                ws = ro.ws
+            z, ws = core.forward(W, W_in, W_out, u, dt=task.dt, phi=phi, x0=x0, ws=ws)
             loss, dz = core.masked_mse(z, target, msk)
-            gr_in, gW, gr_out = engine.backward(W, W_in, W_out, u, dz, ro, dt=task.dt, need=need)
+            gr_in, gW, gr_out = core.backward(W, W_in, W_out, u, dz, ws, dt=task.dt, phi=phi, need=need)
             grads: dict[str, torch.Tensor] = {}
             if gr_in is not None:
                 grads["W_in"] = gr_in

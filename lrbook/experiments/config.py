@@ -180,7 +180,7 @@ class NetworkConfig:
     optimizer : {"adam", "sgd"}, optional
     batch_size : int, optional
     trained : sequence of {"W_in", "W", "W_out"}, optional
-    phi : {"tanh", "linear"}, optional
+    phi : {"tanh", "linear", "relu", "softplus"}, optional
     snapshot_every : int, optional
         also store ``W`` every this many epochs.
 
