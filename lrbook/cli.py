@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._version import __version__
+from .engine import PHIS
 from .experiments.cli import add_parser as add_sweep_command
 from .tasks import TASKS, Task
 
@@ -121,7 +122,7 @@ def int_arg(name: str, *, lo: int | None = None, hi: int | None = None) -> Calla
 
 # --------------------------------------------------------------------------- shared options
 def add_network_arguments(p: argparse.ArgumentParser) -> None:
-    """Add TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --threads, --progress.
+    """Add TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --phi, --threads, --progress.
 
     Parameters
     ----------
@@ -146,6 +147,9 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
                         "fixedpoint; 0.2/0.15/0.05 at g 0/0.4/0.8 for cosine)")
     p.add_argument("--zhat", type=real_arg("zhat"), default=None, metavar="Z",
                    help="target output of the fixedpoint task (only there); default 1")
+    p.add_argument("--phi", choices=PHIS, default=None,
+                   help=f"nonlinearity, one of {', '.join(PHIS)}; default the paper's (linear for fixedpoint "
+                        "and cosine, tanh otherwise)")
     p.add_argument("--threads", type=int_arg("threads", lo=1), default=None, metavar="T",
                    help="torch threads; default torch's")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
@@ -244,7 +248,7 @@ def run_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         t0 = time.perf_counter()
-        model = model_for(task, N, gs, sd)
+        model = model_for(task, N, gs, sd, phi=args.phi)
         result = train(model, task, epochs, lr=args.lr, progress=args.progress)
         reports = reports_from_result(result, task, ranks=range(0, min(MAX_RANK, N) + 1), n_shuffles=1)
         seconds = (time.perf_counter() - t0) / len(gs)

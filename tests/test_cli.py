@@ -65,6 +65,16 @@ def test_fixedpoint_with_zhat_and_small_N(capsys):
     _check_records([r], n_sv=6, n_trunc=7)                 # N < 10: all N singular values, R = 0..N
 
 
+def test_phi_option(capsys):
+    code, out, err = _run(capsys, ["train", "flipflop", "--phi", "relu", "--g", "0.5", "--json", *SMALL])
+    assert code == 0, err
+    (relu,) = json.loads(out)
+    _check_records([relu])
+    code, out, err = _run(capsys, ["train", "flipflop", "--phi", "tanh", "--g", "0.5", "--json", *SMALL])
+    (tanh,) = json.loads(out)
+    assert relu["L0"] != pytest.approx(tanh["L0"], rel=1e-3)    # another network, same seed
+
+
 def test_table_output(capsys):
     code, out, err = _run(capsys, ["train", "romo", *SMALL])
     assert code == 0, err
@@ -88,6 +98,7 @@ def test_table_output(capsys):
     (["train", "flipflop", "--zhat", "1"], "--zhat applies only to the fixedpoint task"),
     (["train", "fixedpoint", "--g", "1.0"], "g must be in [0, 1) for fixedpoint"),
     (["train", "flipflop", "--unknown"], "unrecognized arguments"),
+    (["train", "flipflop", "--phi", "elu"], "argument --phi: invalid choice: 'elu'"),
     ([], "required"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
