@@ -23,7 +23,7 @@ from ..tasks import Task
 from ..training import TrainResult
 from ._arrays import jsonable, matrices, ranks_arg, same_shape, to_numpy
 from .alignment import Alignment, alignment
-from .evaluate import EVAL_BATCH, MAX_BYTES, evaluate_result
+from .evaluate import EVAL_BATCH, MAX_BYTES, Evaluation, evaluate_result
 from .measures import (
     THRESHOLD,
     convergence_epoch,
@@ -366,7 +366,8 @@ def _same_kind(loss_fn: Callable, like: Any) -> Callable[[np.ndarray], float]:
 def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int] | int | None = None, *,
                         ranks: Iterable[int] = DEFAULT_RANKS, n_shuffles: int = 1,
                         threshold: float = THRESHOLD, r_align: int = 3,
-                        batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES) -> list[Report]:
+                        batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES,
+                        evaluation: Evaluation | None = None) -> list[Report]:
     r"""A :class:`Report` for each network of an lrbook :class:`~lrbook.training.TrainResult`.
 
     Losses are measured on each network's test batch (:func:`~lrbook.analysis.eval_batch`),
@@ -387,14 +388,35 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
         as in :func:`analyse` (the shuffles are seeded by each network's seed).
     batch_size, max_bytes
         see :func:`lrbook.analysis.losses`.
+    evaluation : Evaluation, optional
+        the test-batch losses of these networks, already measured (by
+        :func:`~lrbook.analysis.evaluate_result` or, cached on disk,
+        :func:`lrbook.experiments.evaluate_cached`); ``ranks``, ``n_shuffles`` and
+        ``batch_size`` are then those of the evaluation.
 
     Returns
     -------
     list of Report
         in the order of ``networks``.
+
+    Raises
+    ------
+    ValueError
+        if ``evaluation`` covers other networks or used another threshold.
     """
-    ev = evaluate_result(result, task, ranks=ranks, n_shuffles=n_shuffles, networks=networks,
-                         threshold=threshold, batch_size=batch_size, max_bytes=max_bytes)
+    if evaluation is None:
+        ev = evaluate_result(result, task, ranks=ranks, n_shuffles=n_shuffles, networks=networks,
+                             threshold=threshold, batch_size=batch_size, max_bytes=max_bytes)
+    else:
+        if not isinstance(evaluation, Evaluation):
+            raise TypeError(f"evaluation must be an lrbook Evaluation; got {type(evaluation).__name__}")
+        ev = evaluation
+        want = np.arange(result.K) if networks is None else np.atleast_1d(np.asarray(networks))
+        if not np.array_equal(np.asarray(ev.networks), want):
+            raise ValueError(f"evaluation covers networks {np.asarray(ev.networks).tolist()}; "
+                             f"expected {want.tolist()}")
+        if ev.threshold != threshold:
+            raise ValueError(f"evaluation used threshold {ev.threshold:g}; got threshold={threshold:g}")
     r_align = V.integer("r_align", r_align, lo=1, hi=result.N)
     out = []
     for j, k in enumerate(ev.networks):
@@ -416,7 +438,7 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
         rep.functional_rank = int(ev.functional_rank[j])
         rep.L0 = float(ev.L0[j])
         rep.loss_trained = float(ev.loss_trained[j])
-        if n_shuffles:
+        if ev.shuffle_losses.shape[1]:
             rep.shuffle = ShuffleTest(losses=ev.shuffle_losses[j], L0=rep.L0, loss_trained=rep.loss_trained,
                                       seed=int(result.seeds[k]))
         out.append(rep)

@@ -3,6 +3,8 @@
 - :class:`EnsembleConfig` / :class:`NetworkConfig`: what to train, with a stable key;
 - :class:`ResultCache`: one verified, atomically written ``.npz`` per network;
 - :func:`run_ensemble`: train only what the cache lacks, return an :class:`EnsembleResult`;
+- :func:`evaluate_cached`, :func:`cached_reports`: test-batch evaluations (truncation,
+  shuffle test), stored in the same cache;
 - :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor;
 - :func:`nonlinear_sweep`, :func:`nscaling_sweep`: the paper's sweeps per scale.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from .cache import CacheWarning, NetworkResult, ResultCache
 from .config import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
+from .evaluations import cached_reports, evaluate_cached, evaluation_key
 from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
 from .run import EnsembleResult, run_ensemble, stack, summaries, train_networks
 from .sweep import SweepResult, sweep
@@ -21,4 +24,5 @@ __all__ = [
     "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
     "CacheWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack", "summaries",
     "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
+    "evaluate_cached", "cached_reports", "evaluation_key",
 ]
