@@ -80,7 +80,7 @@ def _save(cache: ResultCache, key: str, arrays: dict[str, np.ndarray]) -> None:
             "sha256": payload_sha256(arrays)}
     blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     path = _path(cache, key)
-    _atomic_write(path, lambda f: np.savez(f, meta=blob, **arrays), path.parent, tag=key)
+    _atomic_write(path, lambda f: np.savez(f, meta=blob, **arrays), path.parent, tag=key)  # type: ignore[arg-type]
 
 
 def _read(path: Path, key: str, n_ranks: int, n_shuffles: int) -> dict[str, np.ndarray]:
@@ -164,7 +164,8 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
     if not isinstance(task, Task):
         raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
     store = as_cache(cache)
-    kw = dict(n_shuffles=n_shuffles, threshold=threshold, batch_size=batch_size, max_bytes=max_bytes)
+    kw: dict[str, Any] = dict(n_shuffles=n_shuffles, threshold=threshold, batch_size=batch_size,
+                              max_bytes=max_bytes)
     if store is None:
         return evaluate_result(result, task, ranks=ranks, **kw)
     N, K = result.N, result.K
