@@ -89,7 +89,7 @@ def test_key_includes_code_and_schema_version(monkeypatch):
     (dict(batch_size=0), "batch_size must be an integer >= 1; got 0"),
     (dict(trained=("U",)), "trained must be one of W_in, W, W_out; got 'U'"),
     (dict(trained=()), "trained must name at least one"),
-    (dict(phi="relu"), "phi must be one of tanh, linear; got 'relu'"),
+    (dict(phi="elu"), "phi must be one of tanh, linear, relu, softplus; got 'elu'"),
     (dict(snapshot_every=0), "snapshot_every must be an integer >= 1; got 0"),
     (dict(task="lorenz"), "task must be one of flipflop, mante, romo, fixedpoint, cosine; got 'lorenz'"),
     (dict(task_params={"t_mx": 3}), "task_params has no parameter 't_mx' for task flipflop"),
