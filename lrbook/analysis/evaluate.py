@@ -26,9 +26,9 @@ from .. import _validate as V
 from ..models import RNN, STREAM_EVAL, rng_for
 from ..tasks import Batch, Task
 from ..training import TrainResult
-from ._arrays import jsonable, ranks_arg, to_numpy
+from ._arrays import jsonable, to_numpy
 from .shuffle import shuffle_entries
-from .truncation import DEFAULT_RANKS, functional_rank
+from .truncation import DEFAULT_RANKS, functional_rank, ranks_for
 
 #: Trials per test batch (the paper's 512).
 EVAL_BATCH = 512
@@ -253,9 +253,7 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be an lrbook TrainResult; got {type(result).__name__}")
     N = result.N
-    if ranks is DEFAULT_RANKS:
-        ranks = range(0, min(25, N) + 1)
-    rk = ranks_arg(ranks, N)
+    rk = ranks_for(ranks, N)
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     max_bytes = V.integer("max_bytes", max_bytes, lo=1)

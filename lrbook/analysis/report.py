@@ -21,7 +21,7 @@ import numpy as np
 from .. import _validate as V
 from ..tasks import Task
 from ..training import TrainResult
-from ._arrays import jsonable, matrices, ranks_arg, same_shape, to_numpy
+from ._arrays import jsonable, matrices, same_shape, to_numpy
 from .alignment import Alignment, alignment
 from .evaluate import EVAL_BATCH, MAX_BYTES, Evaluation, evaluate_result
 from .measures import (
@@ -35,7 +35,7 @@ from .measures import (
 )
 from .shuffle import ShuffleTest, shuffle_test
 from .spectra import eigenvalues
-from .truncation import DEFAULT_RANKS, functional_rank, truncation_curve
+from .truncation import DEFAULT_RANKS, functional_rank, ranks_for, truncation_curve
 
 #: Number of leading singular values summarised in :meth:`Report.summary`.
 TOP = 10
@@ -319,9 +319,7 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     r_align = V.integer("r_align", r_align, lo=1, hi=N)
-    if ranks is DEFAULT_RANKS:
-        ranks = range(0, min(25, N) + 1)
-    rk = ranks_arg(ranks, N)
+    rk = ranks_for(ranks, N)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, loss_fn(W) -> float; got {type(loss_fn).__name__}")
     if L0 is not None:

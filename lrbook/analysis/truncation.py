@@ -26,6 +26,14 @@ from .measures import THRESHOLD
 DEFAULT_RANKS = range(0, 26)
 
 
+def ranks_for(ranks: Iterable[int], N: int) -> np.ndarray:
+    """Truncation ranks for networks of N neurons, validated (int64, each in 0..N, order kept).
+
+    :data:`DEFAULT_RANKS` becomes R = 0..min(25, N); any other value is checked as given.
+    """
+    return ranks_arg(range(0, min(25, N) + 1) if ranks is DEFAULT_RANKS else ranks, N)
+
+
 def svd_truncate(dW: Any, R: int) -> np.ndarray:
     r"""Best rank-R approximation :math:`\mathrm{SVD}_R(\Delta W)` (Eckart–Young).
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import _validate as V
 from ..analysis import EVAL_BATCH, Evaluation, eval_batch, functional_rank, losses
 from ..analysis.evaluate import MAX_BYTES
-from ..analysis.truncation import DEFAULT_RANKS
+from ..analysis.truncation import DEFAULT_RANKS, ranks_for
 from ..tasks import Batch, Task
 from ..training import TrainResult
 
@@ -113,11 +113,7 @@ def evaluate_variant(result: TrainResult, task: Task, *, ranks: Iterable[int] = 
     """
     _check(result, task)
     N, K = result.N, result.K
-    if ranks is DEFAULT_RANKS:
-        ranks = range(0, min(25, N) + 1)
-    rk = np.asarray([V.integer(f"ranks[{i}]", r, lo=0, hi=N) for i, r in enumerate(ranks)], dtype=np.int64)
-    if rk.size == 0:
-        raise ValueError("ranks must be non-empty")
+    rk = ranks_for(ranks, N)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     V.choice("reference", reference, ("paper", "capped"))
     rk_eval = rk if 0 in rk else np.r_[0, rk]

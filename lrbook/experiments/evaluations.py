@@ -34,10 +34,9 @@ import numpy as np
 from .. import _validate as V
 from .._version import __version__
 from ..analysis import EVAL_BATCH, Evaluation, Report, evaluate_result, functional_rank, reports_from_result
-from ..analysis._arrays import ranks_arg
 from ..analysis.evaluate import MAX_BYTES
 from ..analysis.measures import THRESHOLD
-from ..analysis.truncation import DEFAULT_RANKS
+from ..analysis.truncation import DEFAULT_RANKS, ranks_for
 from ..tasks import Task
 from .cache import CacheCorruptError, CacheWarning, ResultCache, _atomic_write, payload_sha256
 from .config import SCHEMA_VERSION, _key
@@ -169,7 +168,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
     if store is None:
         return evaluate_result(result, task, ranks=ranks, **kw)
     N, K = result.N, result.K
-    rk = ranks_arg(range(0, min(25, N) + 1) if ranks is DEFAULT_RANKS else ranks, N)
+    rk = ranks_for(ranks, N)
     rk_eval = rk if 0 in rk else np.r_[0, rk]
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
