@@ -116,7 +116,7 @@ def test_corrupt_evaluation_is_reported_moved_and_recomputed(trained, cache, dam
     with pytest.warns(CacheWarning, match=str(path.name)):
         out = evaluate_cached(res, task, cache=cache, **KW)
     _same(out, good)
-    assert path.is_file() and list(cache.corrupt.glob("evaluation-*.npz"))
+    assert path.is_file() and list(cache.corrupt.glob("evaluations-*.npz"))
 
 
 def test_cached_reports_equal_reports_from_result(trained, cache):

@@ -11,6 +11,7 @@ The cache lives in :func:`lrbook.config.cache_dir` (environment variable
             .<key>.<host>.<pid>.<random>.tmp   a write in progress (never read)
         corrupt/
             <key>.<time>.npz              files that failed verification, moved aside
+            evaluations-<key>.<time>.npz  likewise, from evaluations/ (lrbook.experiments.evaluations)
         README.txt                        this description
 
 Each ``<key>.npz`` is written by :func:`numpy.savez` and read with
@@ -51,10 +52,11 @@ import secrets
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -68,6 +70,8 @@ from .config import SCHEMA_VERSION, NetworkConfig
 ARRAYS = ("loss", "grad_norm", "W0", "W", "W_in0", "W_in", "W_out0", "W_out")
 #: Arrays stored only when the config asks for snapshots.
 SNAPSHOT_ARRAYS = ("snapshots", "snapshot_epochs")
+
+T = TypeVar("T")
 
 _KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 _README = __doc__
@@ -384,18 +388,38 @@ class ResultCache:
         NetworkResult or None
             with ``from_cache`` True.
         """
-        path = self.path(config.key)
+        return self.read_verified(self.path(config.key), lambda p: self._read(p, config))
+
+    def read_verified(self, path: Path, read: Callable[[Path], T]) -> T | None:
+        """``read(path)``, or None when the file is absent or fails ``read``.
+
+        A file that ``read`` cannot parse or verify (any exception) is reported with a
+        :class:`CacheWarning` naming it and moved to ``corrupt/``. Used for the
+        networks (:meth:`load`) and their evaluations
+        (:func:`lrbook.experiments.evaluate_cached`).
+
+        Parameters
+        ----------
+        path : Path
+            a file of this cache.
+        read : callable
+            ``read(path)`` returns the verified content or raises.
+
+        Returns
+        -------
+        object or None
+        """
         if not path.is_file():
             return None
         try:
-            return self._read(path, config)
+            return read(path)
         except FileNotFoundError:                    # removed meanwhile by another process
             return None
         except Exception as exc:                      # any failure to parse or verify
-            dest = self.discard(config.key)
+            dest = self._quarantine(path)
             warnings.warn(f"lrbook cache: {path} is unreadable or corrupt ({type(exc).__name__}: "
                           f"{exc}); moved to {dest} and will be recomputed", CacheWarning,
-                          stacklevel=2)
+                          stacklevel=3)
             return None
 
     def meta(self, key: str) -> dict[str, Any]:
@@ -468,11 +492,16 @@ class ResultCache:
         -------
         Path or None
         """
-        src = self.path(key)
+        return self._quarantine(self.path(key))
+
+    def _quarantine(self, path: Path) -> Path | None:
+        """Move ``path`` to ``corrupt/<folder>-<stem>.<time>.<random>.npz`` (None if gone)."""
         self.corrupt.mkdir(parents=True, exist_ok=True)
-        dest = self.corrupt / f"{key}.{time.strftime('%Y%m%dT%H%M%S')}.{secrets.token_hex(3)}.npz"
+        stamp = f"{time.strftime('%Y%m%dT%H%M%S')}.{secrets.token_hex(3)}"
+        prefix = "" if path.parent == self.networks else f"{path.parent.name}-"
+        dest = self.corrupt / f"{prefix}{path.stem}.{stamp}.npz"
         try:
-            os.replace(src, dest)
+            os.replace(path, dest)
         except FileNotFoundError:
             return None
         return dest

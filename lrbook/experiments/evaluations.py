@@ -23,9 +23,8 @@ Used by the chapters :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
 from __future__ import annotations
 
 import json
-import os
-import warnings
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from ..analysis.evaluate import MAX_BYTES
 from ..analysis.measures import THRESHOLD
 from ..analysis.truncation import DEFAULT_RANKS, ranks_for
 from ..tasks import Task
-from .cache import CacheCorruptError, CacheWarning, ResultCache, _atomic_write, payload_sha256
+from .cache import CacheCorruptError, ResultCache, _atomic_write, payload_sha256
 from .config import SCHEMA_VERSION, _key
 from .run import EnsembleResult, as_cache
 
@@ -105,26 +104,6 @@ def _read(path: Path, key: str, n_ranks: int, n_shuffles: int) -> dict[str, np.n
     return arrays
 
 
-def _load(cache: ResultCache, key: str, n_ranks: int, n_shuffles: int) -> dict[str, np.ndarray] | None:
-    path = _path(cache, key)
-    if not path.is_file():
-        return None
-    try:
-        return _read(path, key, n_ranks, n_shuffles)
-    except FileNotFoundError:
-        return None
-    except Exception as exc:                          # any failure to parse or verify
-        cache.corrupt.mkdir(parents=True, exist_ok=True)
-        dest = cache.corrupt / f"evaluation-{path.name}"
-        try:
-            os.replace(path, dest)
-        except FileNotFoundError:
-            pass
-        warnings.warn(f"lrbook cache: {path} is unreadable or corrupt ({type(exc).__name__}: {exc}); "
-                      f"moved to {dest} and will be recomputed", CacheWarning, stacklevel=3)
-        return None
-
-
 def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,
                     n_shuffles: int = 1, threshold: float = THRESHOLD, batch_size: int = EVAL_BATCH,
                     max_bytes: int = MAX_BYTES, cache: Any = True) -> Evaluation:
@@ -175,7 +154,8 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
     B = V.integer("batch_size", batch_size, lo=1)
     B_used = 1 if task.deterministic else B
     keys = [evaluation_key(k, task, rk_eval, n_shuffles, B_used) for k in result.keys]
-    found = [_load(store, key, rk_eval.size, n_shuffles) for key in keys]
+    found = [store.read_verified(_path(store, key), partial(_read, key=key, n_ranks=rk_eval.size,
+                                                            n_shuffles=n_shuffles)) for key in keys]
     missing = [k for k, f in enumerate(found) if f is None]
     if missing:
         ev = evaluate_result(result, task, ranks=rk_eval, networks=missing, **kw)
