@@ -205,8 +205,8 @@ def add_train_command(sub: Any) -> None:
         epilog="Per network: L0 and final_loss are training-curve losses; convergence_epoch is the "
                "first epoch with loss < 0.05 L0 (-1: never); truncation_losses are test losses (512 "
                "trials, seed stream 'eval') of W0 + SVD_R(dW) for R = 0..10 with the trained W_in, "
-               "W_out; functional_rank is the smallest R <= 25 whose loss is < 0.05 loss(R=0) (-1: "
-               "none); shuffle_loss_ratio is the test loss of shuffled W0 + dW over the initial "
+               "W_out; functional_rank is the smallest R <= 25 whose loss is < 0.05 loss(R=0) (null: "
+               "undefined, no R <= 25 reaches it); shuffle_loss_ratio is the test loss of shuffled W0 + dW over the initial "
                "network's test loss; seconds is the ensemble's wall time shared equally. "
                "Exit codes: 2 bad arguments, 3 training diverged.")
     add_network_arguments(p)
@@ -292,12 +292,12 @@ def format_table(records: Sequence[dict]) -> str:
         rows.append((r["task"], _fmt(r["g"], ".2f"), str(r["N"]), str(r["seed"]), str(r["epochs"]),
                      _fmt(r["L0"], ".4f"), _fmt(r["final_loss"], ".2e"), str(r["convergence_epoch"]),
                      _fmt(r["norm_dW"], ".3f"), _fmt(sv[0], ".3f"), _fmt(sv[1], ".3f"), _fmt(sv[2], ".3f"),
-                     str(r["functional_rank"]), _fmt(r["shuffle_loss_ratio"], ".3f"), _fmt(r["seconds"], ".1f")))
+                     _fmt(r["functional_rank"], "d"), _fmt(r["shuffle_loss_ratio"], ".3f"), _fmt(r["seconds"], ".1f")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.append("conv: first epoch with training loss < 0.05 L0 (-1 never); s1..s3: top singular values "
-                 "of dW; rank: functional rank (-1 none up to R = 25); shuf/L0: test loss of shuffled W0 + dW "
+                 "of dW; rank: functional rank (- undefined: none up to R = 25); shuf/L0: test loss of shuffled W0 + dW "
                  "over the initial test loss.")
     return "\n".join(lines)
 

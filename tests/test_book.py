@@ -200,3 +200,74 @@ def test_glossary_terms_resolve():
             m = re.match(r".*<(.+)>$", ref)
             term = (m.group(1) if m else ref).strip().lower()
             assert term in terms, f"{page.name} uses undefined glossary term {term!r}"
+
+
+# Phrases of a development log: a reader page states results computed when it
+# runs, never the history of a build, the machine it ran on or an issue tracker.
+DEV_LOG = re.compile(
+    r"scales and measurements|wall[- ]time|load of|under (a|heavy) load|\b\d+-core\b|"
+    r"\bcores?\b|the issue|issue #?\d|loaded machine|on (this|the project's|our) machine|"
+    r"\bmeasured on\b|\bminutes? on a\b", re.IGNORECASE)
+
+
+def prose(page: Path) -> str:
+    """The markdown of a page outside code cells and the front matter."""
+    text = page.read_text(encoding="utf-8")
+    if text.startswith("---"):
+        text = text[text.find("\n---", 3) + 4:]
+    return re.sub(r"```\{code-cell\}.*?\n```", "", text, flags=re.DOTALL)
+
+
+def _reader_pages() -> list[Path]:
+    return sorted(BOOK.glob("*.md"))
+
+
+@pytest.mark.parametrize("page", _reader_pages(), ids=lambda p: p.name)
+def test_no_development_log_on_reader_pages(page: Path):
+    text = prose(page)
+    if page.name == "reproducibility.md":
+        # the page about rebuilding may talk about run times, computed from the cache
+        text = re.sub(r"(?i)\bcores?\b", "", text)
+    hits = [m.group(0) for m in DEV_LOG.finditer(text)]
+    assert not hits, f"{page.name}: development-log phrases on a reader page: {hits}"
+
+
+def test_dev_log_pattern_catches_what_it_should():
+    bad = ["Scales and measurements", "Wall time (2-core machine)", "under a load of 6",
+           "the issue's threshold", "on the project's machine", "4 cores"]
+    for phrase in bad:
+        assert DEV_LOG.search(phrase), phrase
+    assert not DEV_LOG.search("the loss falls below 5% of L0 at every scale")
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.name)
+def test_chapter_ends_with_its_checks_table(page: Path):
+    """Every numbered chapter records its claims as named checks and shows them last."""
+    text = page.read_text(encoding="utf-8")
+    assert "Checks(" in text, f"{page.name} records no named checks (lrbook.checks.Checks)"
+    heads = re.findall(r"^## (.+)$", prose(page), flags=re.MULTILINE)
+    assert heads and heads[-1].strip() == "What this chapter checked", (
+        f"{page.name}: the last section must be 'What this chapter checked'; got {heads[-1:]}")
+    code = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)\n```", text, flags=re.DOTALL)
+    assert code and code[-1].strip().splitlines()[-1].strip().endswith(".table()"), (
+        f"{page.name}: the last code cell must end with the checks table (ck.table())")
+
+
+def _glue_keys(page: Path) -> tuple[list[re.Pattern], set[str]]:
+    """The keys a page glues (f-string keys as patterns) and the keys its prose uses."""
+    text = page.read_text(encoding="utf-8")
+    defined = []
+    for fstr, key in re.findall(r"glue\(\s*(f?)[\"']([^\"']+)[\"']", text):
+        parts = re.split(r"\{[^}]*\}", key) if fstr else [key]
+        defined.append(re.compile(".+".join(re.escape(p) for p in parts) + "$"))
+    used = {k.split(":")[0] for k in re.findall(r"\{glue:?\w*\}`([^`]+)`", prose(page))}
+    return defined, used
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.name)
+def test_prose_numbers_are_glued(page: Path):
+    """Chapters show at least three computed values in the prose, each glued by the chapter."""
+    defined, used = _glue_keys(page)
+    missing = sorted(k for k in used if not any(p.match(k) for p in defined))
+    assert not missing, f"{page.name}: glue keys used in the prose but never glued: {missing}"
+    assert len(used) >= 3, f"{page.name}: only {len(used)} glued values in the prose"

@@ -33,7 +33,8 @@ def _check_records(records, *, n_sv=10, n_trunc=11):
         for k in ("L0", "final_loss", "norm_dW", "shuffle_loss_ratio", "seconds"):
             assert isinstance(r[k], float) and r[k] >= 0, k
         assert isinstance(r["convergence_epoch"], int) and r["convergence_epoch"] >= -1
-        assert isinstance(r["functional_rank"], int) and -1 <= r["functional_rank"] <= r["N"]
+        fr = r["functional_rank"]
+        assert fr is None or (isinstance(fr, int) and 0 <= fr <= r["N"])
         sv = r["singular_values"]
         assert len(sv) == n_sv and all(isinstance(s, float) for s in sv)
         assert all(a >= b for a, b in zip(sv, sv[1:]))

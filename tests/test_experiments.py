@@ -282,3 +282,28 @@ def test_cli_bad_scale_env_and_missing_distributed(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs the 'distributed' package" in err
     assert not (tmp_path / "networks").exists()
+
+
+def test_run_times_add_up_what_the_cache_holds(tmp_path):
+    """Run times are read from the cache: networks found, their epochs and recorded seconds."""
+    from lrbook.experiments import ResultCache, run_ensemble, run_times
+    from lrbook.experiments.config import EnsembleConfig
+
+    cfg = EnsembleConfig(task="flipflop", N=16, g=(0.0, 0.9), seeds=(0,), epochs=3)
+    bigger = cfg.replace(seeds=(0, 1))          # shares two networks with cfg
+
+    def preset(scale):
+        return {"a": cfg, "b": bigger} if scale == "ci" else {}
+
+    cache = ResultCache(tmp_path)
+    empty = run_times(["ci", "book"], cache=cache, presets={"p": preset})
+    assert [(r.scale, r.networks, r.cached, r.network_epochs) for r in empty] == [
+        ("ci", 4, 0, 0), ("book", 0, 0, 0)]
+    assert empty[0].ms_per_network_epoch is None
+    res = run_ensemble(cfg, cache=cache)
+    (row,) = run_times(["ci"], cache=cache, presets={"p": preset})
+    assert (row.networks, row.cached, row.network_epochs) == (4, 2, 6)
+    assert row.seconds == pytest.approx(float(res.seconds), rel=1e-6) and row.seconds > 0
+    assert row.to_dict()["preset"] == "p"
+    with pytest.raises(ValueError, match="scales"):
+        run_times(["huge"], cache=cache)

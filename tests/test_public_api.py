@@ -52,7 +52,7 @@ SUBMODULES = {
         "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
         "CacheWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack", "summaries",
         "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
-        "evaluate_cached", "cached_reports", "evaluation_key",
+        "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
     },
     "lrbook.tasks": {
         "Batch", "Task", "FlipFlop", "ContextIntegration", "WorkingMemory", "FixedPoint", "Cosine",

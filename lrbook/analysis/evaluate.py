@@ -172,8 +172,9 @@ class Evaluation:
     ranks : ndarray of int, shape (n_ranks,)
     truncation_losses : ndarray, shape (K, n_ranks)
         loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` with the trained ``W_in``, ``W_out``.
-    functional_rank : ndarray of int, shape (K,)
-        smallest R with loss < ``threshold`` * loss(R = 0); -1 if no listed rank does.
+    functional_rank : masked array of int, shape (K,)
+        smallest R with loss < ``threshold`` * loss(R = 0); masked where no listed
+        rank does (see :func:`~lrbook.analysis.functional_rank`).
     shuffle_losses : ndarray, shape (K, n_shuffles)
         loss of :math:`\pi(W_0) + \Delta W`, trained ``W_in``, ``W_out``.
     L0 : ndarray, shape (K,)
@@ -188,7 +189,7 @@ class Evaluation:
     networks: np.ndarray
     ranks: np.ndarray
     truncation_losses: np.ndarray
-    functional_rank: np.ndarray
+    functional_rank: np.ma.MaskedArray
     shuffle_losses: np.ndarray
     L0: np.ndarray
     loss_trained: np.ndarray
@@ -279,7 +280,7 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
             pairs.append((j, partial(_add, shuffled[j][i], dW[j]), None, None))
     out = _pair_losses(model, batch, pairs, max_bytes).reshape(len(idx), 2 + nR + n_shuffles)
     trunc = out[:, 2:2 + nR]
-    fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    fr = np.ma.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=idx, ranks=rk, truncation_losses=trunc, functional_rank=fr,

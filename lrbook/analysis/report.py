@@ -72,7 +72,8 @@ class Report:
     truncation_losses : ndarray, shape (n_ranks,) or None
         loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` (needs a loss function).
     functional_rank : int or None
-        smallest listed R with loss < ``threshold`` * loss(R = 0); **-1 if none**;
+        smallest listed R with loss < ``threshold`` * loss(R = 0); None if no listed
+        rank meets it (undefined), and
         None when no loss was measured.
     threshold : float
     shuffle : ShuffleTest or None
@@ -337,8 +338,8 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
         rep.ranks = rk
         rep.truncation_losses = truncation_curve(fn, w0, w - w0, rk)
         loss_R0 = float(fn(w0))                       # W_0 with the other weights as trained
-        rep.functional_rank = int(functional_rank(np.r_[loss_R0, rep.truncation_losses], np.r_[0, rk],
-                                                  threshold=threshold))
+        rep.functional_rank = functional_rank(np.r_[loss_R0, rep.truncation_losses], np.r_[0, rk],
+                                              threshold=threshold)
         rep.L0 = loss_R0 if L0 is None else L0
         rep.loss_trained = float(fn(w))
         if n_shuffles:
@@ -433,7 +434,8 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
         rep.alignment = alignment(w - w0, W_in=result.W_in[k], W_out=result.W_out[k], W0=w0, r=r_align)
         rep.ranks = ev.ranks
         rep.truncation_losses = ev.truncation_losses[j]
-        rep.functional_rank = int(ev.functional_rank[j])
+        fr = ev.functional_rank[j]
+        rep.functional_rank = None if fr is np.ma.masked else int(fr)
         rep.L0 = float(ev.L0[j])
         rep.loss_trained = float(ev.loss_trained[j])
         if ev.shuffle_losses.shape[1]:

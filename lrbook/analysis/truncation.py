@@ -103,7 +103,7 @@ def truncations(W0: Any, dW: Any, ranks: Iterable[int] = DEFAULT_RANKS) -> np.nd
 
 
 def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
-                    threshold: float = THRESHOLD) -> np.ndarray | int:
+                    threshold: float = THRESHOLD) -> np.ma.MaskedArray | int | None:
     r"""Smallest rank whose truncated network reaches ``threshold`` times the R = 0 loss.
 
     .. math:: R^* = \min\{R : L(W_0 + \mathrm{SVD}_R(\Delta W)) < \theta\, L(W_0)\}
@@ -122,10 +122,13 @@ def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
 
     Returns
     -------
-    int, or ndarray of int of shape (K,)
-        the smallest listed R meeting the criterion, or **-1 when no listed rank
-        does** (e.g. training stopped before the loss fell below 5 % of L(R=0), or
-        ``ranks`` stops too early). NaN losses never meet it.
+    int or None, or masked array of int of shape (K,)
+        the smallest listed R meeting the criterion. Where no listed rank meets it
+        (e.g. training stopped before the loss fell below 5 % of L(R=0), or
+        ``ranks`` stops too early) the rank is **undefined**: ``None`` for one
+        curve, a masked entry for K curves (count them with
+        ``numpy.ma.count_masked``; they are never a number that a mean could
+        silently include). NaN losses never meet the criterion.
 
     Raises
     ------
@@ -147,8 +150,10 @@ def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
     with np.errstate(invalid="ignore"):
         ok = L[..., order] < threshold * ref[..., None]
     hit = ok.any(axis=-1)
-    out = np.where(hit, rk[order][ok.argmax(axis=-1)], -1).astype(np.int64)
-    return int(out) if out.ndim == 0 else out
+    out = np.where(hit, rk[order][ok.argmax(axis=-1)], 0).astype(np.int64)
+    if out.ndim == 0:
+        return int(out) if hit else None
+    return np.ma.MaskedArray(out, mask=~hit)
 
 
 def truncation_curve(loss_fn: Callable[[Any], float], W0: Any, dW: Any,

@@ -167,7 +167,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
             found[k] = arrays
     rows = [f for f in found if f is not None]
     trunc = np.stack([f["truncation_losses"] for f in rows])
-    fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    fr = np.ma.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=np.arange(K), ranks=rk, truncation_losses=trunc, functional_rank=fr,
