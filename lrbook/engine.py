@@ -360,8 +360,9 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     .. math:: L_k = \tfrac12 \sum \mathrm{mask}\,(z - \hat z)^2 / \sum \mathrm{mask}
 
     The sums run over every entry of network k; the denominator is clamped to at
-    least 1 (an all-zero mask gives loss 0). The mask is meant to hold 0 and 1 (the
-    code squares ``mask * (z - target)``).
+    least 1 (an all-zero mask gives loss 0). The mask weighs each entry: the tasks
+    use 0 and 1, and any non-negative mask gives the loss above and its exact
+    gradient.
 
     See :doc:`/book/01_tasks` (the loss).
 
@@ -377,11 +378,59 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
         :math:`\partial L_k / \partial z = \mathrm{mask}\,(z - \hat z) / \sum \mathrm{mask}`.
     """
     K = z.shape[0]
-    err = (z - target).mul_(mask)
+    err = z - target
+    dz = err * mask
     count = mask.reshape(K, -1).sum(1).clamp_min(1.0)
-    loss = 0.5 * err.reshape(K, -1).pow(2).sum(1) / count
-    dz = err.div_(count.view((K,) + (1,) * (z.dim() - 1)))
+    loss = 0.5 * (dz * err).reshape(K, -1).sum(1) / count
+    dz.div_(count.view((K,) + (1,) * (z.dim() - 1)))
     return loss, dz
+
+
+def reference_forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+                      *, dt: float, phi: str = "tanh", x0: torch.Tensor | None = None,
+                      noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The model written like its equation: a plain Euler loop, differentiable by autograd.
+
+    .. math::
+
+        x_{t+1} = x_t + \Delta t\,\big(-x_t + W \phi(x_t) + W_{in}^\top u_t\big) + \xi_t,
+        \qquad z_t = W_{out}^\top \phi(x_{t+1}).
+
+    Slow (a Python loop with an autograd tape) and meant for reading and testing:
+    :func:`forward` and :func:`backward` are checked against it (values, and
+    gradients through ``torch.autograd``). Noise-free. See :doc:`/book/03_gradient`.
+
+    Parameters
+    ----------
+    W, W_in, W_out : Tensor
+        (K, N, N), (K, n_in, N), (K, N, n_out): the same order and shapes as :func:`forward`.
+    u : Tensor, shape (K, T, B, n_in)
+        inputs, time-major.
+    dt : float
+    phi : {"tanh", "linear", "relu", "softplus"}
+    x0 : Tensor, shape (K, B, N) or (K, 1, N), optional
+        initial state (default 0).
+    noise : Tensor, shape (K, T, B, N), optional
+        :math:`\xi_t`, added after each step (as in :func:`forward`).
+
+    Returns
+    -------
+    z : Tensor, shape (K, T, B, n_out)
+    x : Tensor, shape (K, T + 1, B, N)
+        the states :math:`x_0 \dots x_T` (rows are neurons' currents; rates are ``phi(x)``).
+    """
+    K, T, B, _ = u.shape
+    N = W.shape[-1]
+    x = u.new_zeros(K, B, N) if x0 is None else x0.expand(K, B, N)
+    xs, zs = [x], []
+    for t in range(T):
+        # row-vector form of W phi(x) + W_in^T u:  phi(x) W^T + u W_in
+        x = x + dt * (-x + phi_fn(phi, x) @ W.transpose(1, 2) + u[:, t] @ W_in)
+        if noise is not None:
+            x = x + noise[:, t]
+        xs.append(x)
+        zs.append(phi_fn(phi, x) @ W_out)
+    return torch.stack(zs, 1), torch.stack(xs, 1)
 
 
 class EulerRNN(torch.autograd.Function):

@@ -9,21 +9,6 @@ from lrbook.models import RNN
 from lrbook.tasks import FlipFlop
 
 
-def naive(W, W_in, W_out, u, dt, phi, x0=None, noise=None):
-    """Reference: autograd through a plain Python time loop (u time-major)."""
-    K, T, B, _ = u.shape
-    N = W.shape[-1]
-    act = lambda v: engine.phi_fn(phi, v)  # noqa: E731
-    x = torch.zeros(K, B, N, dtype=W.dtype) if x0 is None else x0.expand(K, B, N)
-    zs = []
-    for t in range(T):
-        x = (1 - dt) * x + dt * (act(x) @ W.transpose(1, 2) + u[:, t] @ W_in)
-        if noise is not None:
-            x = x + noise[:, t]
-        zs.append(act(x) @ W_out)
-    return torch.stack(zs, 1)
-
-
 def test_one_euler_step_by_hand():
     # N = 2, one input, one output, one step from x0: x1 = (1-dt) x0 + dt (W tanh(x0) + m u0)
     W = torch.tensor([[[0.5, -1.0], [2.0, 0.25]]], dtype=torch.float64)
@@ -49,15 +34,42 @@ def test_one_euler_step_by_hand():
 
 @pytest.mark.parametrize("phi", engine.PHIS)
 @pytest.mark.parametrize("with_x0", [False, True])
-def test_forward_matches_naive_loop(phi, with_x0):
+def test_forward_matches_the_reference_loop(phi, with_x0):
     torch.manual_seed(0)
     m = RNN.create(10, 2, 3, g=[0.5, 1.5], seeds=[1, 2], dtype=torch.float64)
     u = torch.randn(2, 7, 3, 2, dtype=torch.float64)
     x0 = torch.randn(2, 1, 10, dtype=torch.float64) if with_x0 else None
     noise = 0.1 * torch.randn(2, 7, 3, 10, dtype=torch.float64)
     z, _ = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
-    ref = naive(m.W, m.W_in, m.W_out, u, 0.5, phi, x0, noise)
+    ref, xs = engine.reference_forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
     torch.testing.assert_close(z, ref, rtol=1e-12, atol=1e-12)
+    assert xs.shape == (2, 8, 3, 10)
+    torch.testing.assert_close(engine.phi_fn(phi, xs[:, -1]), ws_rates_last(m, u, phi, x0, noise))
+
+
+def ws_rates_last(m, u, phi, x0, noise):
+    _, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
+    return ws.rates()[:, -1]
+
+
+@pytest.mark.parametrize("phi", engine.PHIS)
+def test_backward_matches_autograd_through_the_reference(phi):
+    """The hand-written BPTT equals torch.autograd through the loop written like the equation."""
+    m = RNN.create(9, 2, 3, g=[0.0, 1.3], seeds=[5, 6], dtype=torch.float64)
+    rng = np.random.default_rng(2)
+    u = torch.tensor(rng.normal(size=(2, 6, 4, 2)))
+    y = torch.tensor(rng.normal(size=(2, 6, 4, 3)))
+    msk = torch.tensor(rng.random((2, 6, 4, 3)))          # weights in [0, 1), not only 0/1
+    Ws = [m.W.clone().requires_grad_(), m.W_in.clone().requires_grad_(), m.W_out.clone().requires_grad_()]
+    z_ref, _ = engine.reference_forward(*Ws, u, dt=0.5, phi=phi)
+    loss_ref = (0.5 * (msk * (z_ref - y) ** 2).reshape(2, -1).sum(1) / msk.reshape(2, -1).sum(1)).sum()
+    loss_ref.backward()
+    z, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi)
+    loss, dz = engine.masked_mse(z, y, msk)
+    torch.testing.assert_close(loss.sum(), loss_ref.detach())
+    gW_in, gW, gW_out = engine.backward(m.W, m.W_in, m.W_out, u, dz, ws, dt=0.5, phi=phi)
+    for got, ref in zip((gW, gW_in, gW_out), (Ws[0].grad, Ws[1].grad, Ws[2].grad)):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("phi", engine.PHIS)
@@ -126,13 +138,21 @@ def test_unknown_phi_is_rejected():
 
 
 def test_tanh_via_sigmoid_is_accurate_in_float32():
-    x = torch.linspace(-12, 12, 200001, dtype=torch.float32)
-    m = RNN.create(1, 1, 1, dtype=torch.float32)
-    # the engine computes tanh(x) as 2*sigmoid(2x) - 1; compare with float64 tanh
-    approx = torch.sigmoid(2 * x) * 2 - 1
-    err = (approx.double() - torch.tanh(x.double())).abs().max().item()
-    assert err < 3e-7
-    assert m.K == 1
+    """The engine's float32 tanh (as 2 sigmoid(2x) - 1) against float64 tanh of the same states."""
+    m = RNN.create(64, 2, 2, g=[1.8], seeds=[0], dtype=torch.float32)
+    b = FlipFlop().batch(8, np.random.default_rng(0))
+    u = torch.tensor(b.u).transpose(0, 1).unsqueeze(0).contiguous()
+    _, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi="tanh")
+    r = ws.rates()[:, 1:]                                     # rates after each step
+    # recover each pre-activation from the Euler update, in float64
+    rates = ws.rates().double()
+    W, Wi = m.W.double(), m.W_in.double()
+    x = torch.zeros(1, 8, 64, dtype=torch.float64)
+    err = 0.0
+    for t in range(u.shape[1]):
+        x = x + 0.5 * (-x + rates[:, t] @ W.transpose(1, 2) + u[:, t].double() @ Wi)
+        err = max(err, (r[:, t].double() - torch.tanh(x)).abs().max().item())
+    assert 0 < err < 1e-5, err
 
 
 def test_masked_mse_value_and_gradient():
@@ -140,13 +160,13 @@ def test_masked_mse_value_and_gradient():
     z = torch.tensor(rng.normal(size=(2, 5, 3, 2)))
     y = torch.tensor(rng.normal(size=(2, 5, 3, 2)))
     mask = torch.tensor((rng.random((2, 5, 3, 2)) > 0.5).astype(float))
+    mask[1] *= torch.tensor(rng.random((5, 3, 2)) * 3)      # any non-negative weights
     loss, dz = engine.masked_mse(z.clone(), y, mask)
     for k in range(2):
         ref = 0.5 * np.sum(mask[k].numpy() * (z[k] - y[k]).numpy() ** 2) / mask[k].sum().item()
         np.testing.assert_allclose(loss[k].item(), ref, rtol=1e-12)
     zz = z.clone().requires_grad_()
-    err = (zz - y) * mask
-    (0.5 * (err ** 2).reshape(2, -1).sum(1) / mask.reshape(2, -1).sum(1)).sum().backward()
+    (0.5 * (mask * (zz - y) ** 2).reshape(2, -1).sum(1) / mask.reshape(2, -1).sum(1)).sum().backward()
     torch.testing.assert_close(dz, zz.grad)
 
 
