@@ -19,6 +19,7 @@ TORCH := torch==2.13.0
 TOOLCHAIN := \
 	jupyter-book==1.0.4.post1 \
 	sphinxcontrib-bibtex==2.7.0 \
+	sphinx-exercise==1.2.1 \
 	jupytext==1.19.6 \
 	nbval==0.11.0 \
 	ipykernel==7.4.0 \
