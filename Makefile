@@ -35,7 +35,7 @@ MATHJAX_DIR := book/_static_assets/mathjax
 BUILD := _build
 JB_FLAGS := --builder html -W --keep-going
 
-.PHONY: test book browser-test lint install clean
+.PHONY: test book browser-test lint install clean repo
 
 install: $(STAMP)
 
@@ -83,6 +83,12 @@ browser-test: $(BROWSER_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lrbook tests benchmarks
 	$(BIN)/mypy
+
+# The repository URL of a fork: `make repo URL=https://github.com/OWNER/NAME` rewrites
+# _config.yml, every Colab install cell, the README's badge and Pages link.
+repo:
+	@test -n "$(URL)" || { echo "usage: make repo URL=https://github.com/OWNER/NAME" >&2; exit 2; }
+	$(PYTHON) .ci/set_repo.py "$(URL)"
 
 clean:
 	rm -rf $(BUILD) node_modules $(MATHJAX_DIR)
