@@ -224,6 +224,10 @@ def test_presets_book_and_ci_scales(monkeypatch):
         assert len(c.g) >= 3 and c.g[0] == 0.0 and max(c.g) == pytest.approx(gmax)
         assert len(c.seeds) >= 2 and c.N <= 256
     assert book["flipflop"].epochs == 1000 and book["mante"].epochs == 2000
+    for scale in ("ci", "book", "paper"):                 # a factor >= 8 in N for the log-log fit
+        sizes = sorted({N for _, N in nscaling_sweep(scale, tasks="flipflop")})
+        assert sizes[-1] / sizes[0] >= 8, (scale, sizes)
+    assert sorted({N for _, N in nscaling_sweep("book", tasks="flipflop")}) == [32, 64, 128, 256]
     monkeypatch.setenv("LRBOOK_SCALE", "ci")
     ci = nonlinear_sweep(tasks="romo", trained=("W",))
     assert list(ci) == ["romo"] and ci["romo"].N == 64 and ci["romo"].trained == ("W",)

@@ -7,6 +7,8 @@ r"""Scalar measures of a connectivity change and of a learning curve.
 - effective ranks of :math:`\Delta W` from its singular values: :func:`top_fraction`,
   :func:`participation_ratio`, :func:`entropy_rank`, :func:`stable_rank`,
   :func:`rank_for_fraction` (:doc:`/book/03_low_rank`).
+- :func:`loglog_slope`: exponent of a power law fitted in log-log, e.g. of
+  :math:`\|\Delta W\|_F` against :math:`N` (:doc:`/book/05_scaling`).
 
 Functions of singular values take ``s`` of shape (..., n) (descending or not) and
 reduce the last axis.
@@ -235,4 +237,54 @@ def stable_rank(s: Any) -> np.ndarray | float:
     s1 = a[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(s1 > 0, (a ** 2).sum(-1) / np.where(s1 > 0, s1, 1.0) ** 2, 0.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def loglog_slope(x: Any, y: Any) -> np.ndarray | float:
+    r"""Exponent of a power law :math:`y \propto x^a`, fitted by least squares in log-log.
+
+    .. math:: a = \frac{\sum_i (\log x_i - \overline{\log x})(\log y_i - \overline{\log y})}
+                       {\sum_i (\log x_i - \overline{\log x})^2}
+
+    For an exact power law :math:`y = c\,x^a` it returns :math:`a`. Used to tell
+    :math:`\|\Delta W\|_F = O(1)` (slope 0) from growth like :math:`\sqrt N` (slope 1/2)
+    in :doc:`/book/05_scaling`.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        positive abscissae (e.g. network sizes N), at least two distinct values.
+    y : array, shape (..., n)
+        positive values; each row along the last axis is fitted separately
+        (e.g. one row per seed).
+
+    Returns
+    -------
+    float, or ndarray of shape (...)
+        the slope(s) :math:`a`.
+
+    Raises
+    ------
+    ValueError
+        if a value is not finite and positive, the shapes do not match, or ``x`` has
+        fewer than two distinct values.
+
+    Examples
+    --------
+    >>> N = np.array([32, 64, 128, 256])
+    >>> round(loglog_slope(N, 3 * np.sqrt(N)), 12)
+    0.5
+    """
+    lx = to_numpy("x", x)
+    ly = to_numpy("y", y)
+    if lx.ndim != 1 or ly.ndim < 1 or ly.shape[-1] != lx.shape[0]:
+        raise ValueError(f"x must have shape (n,) and y shape (..., n); got {lx.shape} and {ly.shape}")
+    for name, a in (("x", lx), ("y", ly)):
+        if not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise ValueError(f"{name} must hold finite values > 0 (a power law is fitted in log-log)")
+    if np.unique(lx).size < 2:
+        raise ValueError(f"x must hold at least two distinct values; got {lx.tolist()}")
+    lx, ly = np.log(lx), np.log(ly)
+    dx = lx - lx.mean()
+    out = ((ly - ly.mean(-1, keepdims=True)) * dx).sum(-1) / (dx ** 2).sum()
     return float(out) if out.ndim == 0 else out

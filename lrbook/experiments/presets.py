@@ -1,4 +1,4 @@
-"""The paper's sweeps at each scale, with every size in one table.
+r"""The paper's sweeps at each scale, with every size in one table.
 
 :func:`nonlinear_sweep` is Figure 2 of Schuessler et al. (2020): the three tasks
 trained over a grid of ``g`` (science.md, section 3); :func:`nscaling_sweep` is its
@@ -8,13 +8,19 @@ The numbers for each scale live in :data:`NONLINEAR` and :data:`NSCALING`:
 
 ``paper``
     the paper's: N = 256, g from 0 in steps of 0.3 up to 2.1 (flip-flop), 2.7
-    (Mante), 3.0 (Romo), 5 seeds, 1000 / 2000 / 6000 epochs.
+    (Mante), 3.0 (Romo), 5 seeds, 1000 / 2000 / 6000 epochs; N-scaling over
+    N = 64 ... 1024.
 ``book``
     a subset of the g grid across its whole range, 2 seeds, the paper's epochs for
-    flip-flop and Mante, Romo shortened.
+    flip-flop and Mante, Romo shortened; N-scaling over N = 32 ... 256.
 ``ci``
     small: N = 64, three g, one seed, 300-1500 epochs (seconds per task; long
-    enough that the single network per g sits past Adam's loss spikes).
+    enough that the single network per g sits past Adam's loss spikes);
+    N-scaling over N = 32, 64, 256.
+
+At every scale the N-scaling sizes span at least a factor of 8, so that a log-log
+fit can tell :math:`\|\Delta W\|_F = O(1)` (slope 0) from growth like
+:math:`\sqrt N` (slope 1/2).
 
 Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
 """
@@ -82,9 +88,9 @@ NONLINEAR: dict[str, dict[str, Any]] = {
 NSCALING: dict[str, dict[str, Any]] = {
     "paper": {"N": (64, 128, 256, 512, 1024), "g": (0.0, 0.9, 1.8), "seeds": 5,
               "epochs": NONLINEAR["paper"]["epochs"]},
-    "book": {"N": (64, 128, 256), "g": (0.0, 0.9, 1.8), "seeds": 2,
+    "book": {"N": (32, 64, 128, 256), "g": (0.0, 0.9, 1.8), "seeds": 2,
              "epochs": NONLINEAR["book"]["epochs"]},
-    "ci": {"N": (32, 128), "g": (0.0, 0.9, 1.8), "seeds": 1,
+    "ci": {"N": (32, 64, 256), "g": (0.0, 0.9, 1.8), "seeds": 1,
            "epochs": NONLINEAR["ci"]["epochs"]},
 }
 
@@ -164,6 +170,8 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLIN
     --------
     >>> sorted({n for _, n in nscaling_sweep("paper", tasks="flipflop")})
     [64, 128, 256, 512, 1024]
+    >>> sorted({n for _, n in nscaling_sweep("book", tasks="flipflop")})
+    [32, 64, 128, 256]
     """
     p = NSCALING[_scale(scale)]
     out = {}
