@@ -20,31 +20,38 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import analysis, config, engine, experiments, models, tasks, training
 from ._version import __version__
-from .analysis import Report, analyse, report_from_result
-from .config import by_scale, cache_dir, get_scale
-from .experiments import EnsembleConfig, EnsembleResult, ResultCache, run_ensemble, sweep
-from .models import RNN, init_weights
-from .tasks import (
-    Batch,
-    ContextIntegration,
-    Cosine,
-    FixedPoint,
-    FlipFlop,
-    Task,
-    WorkingMemory,
-    make_task,
-)
-from .training import TrainingDivergedError, TrainResult, model_for, train
 
-_LAZY = ("plotting", "theory", "nlp", "cli")
+# Everything else is imported on first use, so that ``import lrbook.engine`` (or
+# ``lrbook.tasks``, ``lrbook.models``) loads neither the experiments layer (cache,
+# sweeps) nor plotting or matplotlib.
+_SUBMODULES = ("analysis", "config", "engine", "experiments", "models", "tasks", "training",
+               "plotting", "theory", "dynamics", "checks", "nlp", "cli", "beyond")
+_NAMES = {
+    "by_scale": "config", "get_scale": "config", "cache_dir": "config",
+    "Task": "tasks", "Batch": "tasks", "FlipFlop": "tasks", "ContextIntegration": "tasks",
+    "WorkingMemory": "tasks", "FixedPoint": "tasks", "Cosine": "tasks", "make_task": "tasks",
+    "RNN": "models", "init_weights": "models",
+    "train": "training", "model_for": "training", "TrainResult": "training",
+    "TrainingDivergedError": "training",
+    "analyse": "analysis", "Report": "analysis", "report_from_result": "analysis",
+    "EnsembleConfig": "experiments", "EnsembleResult": "experiments",
+    "run_ensemble": "experiments", "sweep": "experiments", "ResultCache": "experiments",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'lrbook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES) | set(_SUBMODULES))
 
 
 __all__ = [
