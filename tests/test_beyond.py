@@ -12,8 +12,8 @@ import torch
 
 from lrbook import FlipFlop, TrainingDivergedError, WorkingMemory, engine, model_for, train
 from lrbook.analysis import convergence_epoch, evaluate_result
-from lrbook.beyond import evaluate_variant, lowrank_lr, train_variant, variant_losses
-from lrbook.beyond.study import lowrank_study, variant_study
+from lrbook.beyond import evaluate_variant, lowrank_lr, study, train_variant, variant_losses
+from lrbook.beyond.study import lowrank_study, lowrank_table, network_epochs, variant_study, variant_table
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -156,8 +156,23 @@ def test_evaluate_variant_softplus_truncation_ends_at_trained_loss():
 
 
 # --------------------------------------------------------------------------- studies and figures
+# The studies at tiny sizes (the chapter itself runs the real "ci" sizes under nbval).
+TINY_VARIANT = {"N": 16, "g": (0.0, 0.9, 1.8), "seeds": 1, "tasks": ("flipflop",),
+                "epochs": {"flipflop": 40, "mante": 40, "romo": 40}, "ranks": (0, 1, 2, 4, 8), "eval_batch": 32}
+TINY_LOWRANK = {"N": 16, "g": (0.0, 0.9), "seeds": 1, "ranks": (1, 2, 4, 8), "epochs": {"flipflop": 40},
+                "eval_batch": 32}
+
+
 @pytest.fixture(scope="module")
-def romo_ci():
+def tiny_sizes():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(study.VARIANT_SIZES, "ci", TINY_VARIANT)
+        mp.setitem(study.LOWRANK_SIZES, "ci", TINY_LOWRANK)
+        yield
+
+
+@pytest.fixture(scope="module")
+def romo_ci(tiny_sizes):
     return variant_study("ci", tasks=("romo",), variants=("relu", "tanh, W only"))
 
 
@@ -165,28 +180,73 @@ def test_variant_study_ci_one_task(romo_ci):
     out = romo_ci
     assert set(out) == {("romo", "relu"), ("romo", "tanh, W only")}
     s = out[("romo", "relu")]
-    assert s.phi == "relu" and s.loss.shape == (150, 3) and s.g.tolist() == [0.0, 0.9, 1.8]
-    np.testing.assert_array_equal(s.convergence_epoch, convergence_epoch(s.loss))
+    assert s.phi == "relu" and s.loss.shape == (40, 3) and s.g.tolist() == [0.0, 0.9, 1.8]
+    # the reference min(L0, L_silent) <= L0: converging against it implies converging against L0, later or then
+    plain = convergence_epoch(s.loss)
+    assert np.all((plain[s.converged] >= 0) & (plain[s.converged] <= s.convergence_epoch[s.converged]))
+    np.testing.assert_array_equal(s.converged, s.convergence_epoch >= 0)
     assert s.truncation_losses.shape == (3, len(s.ranks))
-    np.testing.assert_array_equal(s.convergence_time()[s.convergence_epoch < 0], 150)
+    np.testing.assert_array_equal(s.convergence_time()[~s.converged], 40)
+    np.testing.assert_array_equal(s.at(0.9), [False, True, False])
     assert out[("romo", "tanh, W only")].trained == ("W",)
     with pytest.raises(ValueError, match="variants must be one of"):
         variant_study("ci", tasks=("romo",), variants=("elu",))
 
 
+def test_variant_functional_rank_is_masked_where_undefined(romo_ci):
+    """No -1 sentinel: undefined ranks are masked, and only networks that did not learn lack one."""
+    for s in romo_ci.values():
+        fr = s.functional_rank
+        assert isinstance(fr, np.ma.MaskedArray) and fr.shape == s.g.shape
+        assert not np.any(np.ma.compressed(fr) < 0)
+        # a network whose trained test loss meets the criterion has a rank once ranks go to N
+        zero = list(s.ranks).index(0)
+        ref = np.fmin(s.truncation_losses[:, zero], s.L_silent)
+        np.testing.assert_array_equal(s.learnt, s.test_loss < 0.05 * ref)
+        for k in np.flatnonzero(~np.ma.getmaskarray(fr)):
+            assert s.truncation_losses[k, list(s.ranks).index(int(fr[k]))] < 0.05 * ref[k]
+    rows = variant_table(romo_ci)
+    assert len(rows) == 6
+    for r in rows:
+        s = romo_ci[(r["task"], r["variant"])]
+        m = s.at(r["g"])
+        assert r["undefined"] == np.ma.count_masked(s.functional_rank[m])
+        assert r["converged"] == s.converged[m].sum()
+        assert np.isnan(r["epochs"]) == (r["converged"] == 0)
+
+
+def test_network_epochs():
+    assert network_epochs("book")["total"] <= 20000            # the chapter retrains on every book build
+    for sc in ("ci", "book", "paper"):
+        p, q = study.VARIANT_SIZES[sc], study.LOWRANK_SIZES[sc]
+        n = network_epochs(sc)
+        assert n["variants"] == 4 * len(p["g"]) * p["seeds"] * sum(p["epochs"][t] for t in p["tasks"])
+        assert n["lowrank"] == len(q["g"]) * q["seeds"] * 5 * q["epochs"]["flipflop"]
+        assert n["total"] == n["variants"] + n["lowrank"]
+        # the chapter's claim "functional rank <= N/4" needs N/4 among the evaluated ranks
+        assert p["N"] // 4 in p["ranks"] and 0 in p["ranks"]
+    assert study.VARIANT_SIZES["book"]["N"] == study.LOWRANK_SIZES["book"]["N"] == 256
+    with pytest.raises(ValueError, match="scale"):
+        network_epochs("huge")
+
+
 @pytest.fixture(scope="module")
-def lowrank_ci():
+def lowrank_ci(tiny_sizes):
     return lowrank_study("ci")
 
 
 def test_lowrank_study_ci(lowrank_ci):
     s = lowrank_ci
     assert s.rank.tolist() == [-1, -1, 1, 2, 4, 8, 1, 2, 4, 8]
-    assert s.loss.shape == (150, 10)
+    assert s.loss.shape == (40, 10)
     for k, R in enumerate(s.rank):
         if R > 0:
             assert np.all(s.dW_singular_values[k, R:] < 1e-5 * s.dW_singular_values[k, 0])
     assert len(s.select(0.9, 4)) == 1 and np.isnan(s.lr_factors[s.rank < 0]).all()
+    np.testing.assert_array_equal(s.converged, s.convergence_epoch >= 0)
+    rows = lowrank_table(s)
+    assert [r["rank"] for r in rows] == [-1, 1, 2, 4, 8] * 2
+    assert all(np.isnan(r["epochs"]) == (r["converged"] == 0) for r in rows)
 
 
 def test_figures(lowrank_ci, romo_ci):
@@ -195,7 +255,7 @@ def test_figures(lowrank_ci, romo_ci):
     fig = plot_lowrank(lowrank_ci)
     assert len(fig.axes) == 3
     assert len(fig.axes[0].lines) == 1 + 4 + 1                       # unconstrained, 4 ranks, 5 % line
-    fig = plot_variant_summary(romo_ci, ["romo"], ["relu"], N=32)
+    fig = plot_variant_summary(romo_ci, ["romo"], ["relu"], N=16)
     assert len(fig.axes) == 3
     fig = plot_variant_losses(romo_ci, "romo", ["relu"])
     assert len(fig.axes[0].lines) == 3 + 1

@@ -22,6 +22,7 @@ from .study import (
                     VariantSummary,
                     lowrank_study,
                     lowrank_table,
+                    network_epochs,
                     variant_study,
                     variant_table,
 )
@@ -31,5 +32,5 @@ __all__ = [
     "evaluate_variant", "silent_loss", "variant_losses",
     "LOWRANK_LR_FACTOR", "STREAM_FACTORS", "VariantResult", "lowrank_lr", "train_variant",
     "LOWRANK_SIZES", "VARIANT_SIZES", "VARIANTS", "LowRankSummary", "VariantSummary", "lowrank_study",
-    "lowrank_table", "variant_study", "variant_table",
+    "lowrank_table", "network_epochs", "variant_study", "variant_table",
 ]

@@ -108,8 +108,10 @@ def evaluate_variant(result: TrainResult, task: Task, *, ranks: Iterable[int] = 
     Returns
     -------
     lrbook.analysis.Evaluation
-        with ``shuffle_losses`` of shape (K, 0). A diverged network (non-finite
-        weights) gets NaN losses and functional rank -1.
+        with ``shuffle_losses`` of shape (K, 0) and ``functional_rank`` a masked
+        array of int, masked where no listed rank meets the criterion (undefined).
+        A diverged network (non-finite weights) gets NaN losses and a masked
+        functional rank.
     """
     _check(result, task)
     N, K = result.N, result.K
@@ -129,13 +131,11 @@ def evaluate_variant(result: TrainResult, task: Task, *, ranks: Iterable[int] = 
     L0 = variant_losses(result, task, weights="initial", batch=batch, max_bytes=max_bytes)
     trunc[~ok] = np.nan
     trained[~ok] = np.nan
+    ranked = trunc.copy()
     if reference == "capped":
-        ref = trunc[:, 0].copy()
-        trunc[:, 0] = np.fmin(ref, silent_loss(task, result.seeds, batch_size))
-        fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
-        trunc[:, 0] = ref
-    else:
-        fr = np.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+        ranked[:, 0] = np.fmin(trunc[:, 0], silent_loss(task, result.seeds, batch_size))
+    fr = functional_rank(ranked, rk_eval, threshold=threshold)
+    assert isinstance(fr, np.ma.MaskedArray)      # (K, n_ranks) losses: one (maybe masked) rank per network
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=np.arange(K), ranks=rk, truncation_losses=trunc, functional_rank=fr,

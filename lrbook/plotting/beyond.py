@@ -47,7 +47,9 @@ def plot_variant_summary(summaries: Mapping[tuple[str, str], Any], tasks: Sequen
     Notes
     -----
     Networks that never reach 5 % of their initial loss are drawn at the last epoch
-    (open markers: censored); networks without a functional rank (-1) are left out.
+    (censored); networks without a functional rank (masked in
+    ``functional_rank``: no listed rank recovers the loss) are left out of the middle
+    row.
     """
     import matplotlib.pyplot as plt
 
@@ -59,8 +61,7 @@ def plot_variant_summary(summaries: Mapping[tuple[str, str], Any], tasks: Sequen
             gs = np.unique(s.g)
             conv = s.convergence_time()
             _spread(axes[0, j], gs, [conv[s.g == g] for g in gs], c, v)
-            fr = s.functional_rank.astype(float)
-            fr[fr < 0] = np.nan
+            fr = np.ma.filled(np.ma.asarray(s.functional_rank).astype(float), np.nan)
             _spread(axes[1, j], gs, [fr[s.g == g] for g in gs], c, v)
             nd = np.where(s.diverged, np.nan, s.norm_dW)
             _spread(axes[2, j], gs, [nd[s.g == g] for g in gs], c, v)
