@@ -271,3 +271,22 @@ def test_prose_numbers_are_glued(page: Path):
     missing = sorted(k for k in used if not any(p.match(k) for p in defined))
     assert not missing, f"{page.name}: glue keys used in the prose but never glued: {missing}"
     assert len(used) >= 3, f"{page.name}: only {len(used)} glued values in the prose"
+
+
+def test_paper_map_rows_link_chapters_and_existing_checks():
+    """Every row of 'The paper in this book' names a chapter label and a check that chapter runs."""
+    text = (BOOK / "paper_map.md").read_text(encoding="utf-8")
+    rows = [r for r in text.splitlines() if r.startswith("| ") and "{ref}`ch-" in r]
+    assert len(rows) >= 12, f"only {len(rows)} rows in the paper map"
+    pages = {}
+    for page in chapters():
+        m = re.search(r"^\((ch-[a-z0-9-]+)\)=", page.read_text(encoding="utf-8"), re.M)
+        if m:
+            pages[m.group(1)] = page.read_text(encoding="utf-8")
+    for row in rows:
+        label = re.search(r"\{ref\}`(ch-[a-z0-9-]+)`", row).group(1)
+        assert label in pages, f"paper map links {label}, which no chapter defines"
+        check = re.findall(r"`([a-z0-9-]+)`\s*\|\s*$", row)
+        assert check, f"paper map row has no check name: {row}"
+        assert re.search(r"ck\.(check|that)\(\s*f?[\"']" + re.escape(check[0]) + r"[\"']",
+                         pages[label]), f"{label} runs no check named {check[0]!r}"

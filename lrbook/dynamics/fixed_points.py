@@ -302,7 +302,7 @@ class FixedPoints:
     def states(self, k: int) -> np.ndarray:
         """States of network ``k``'s fixed points, shape (P, N)."""
         pts = self.of(k)
-        return np.stack([p.x for p in pts]) if pts else np.zeros((0, 0))
+        return np.stack([p.x for p in pts]) if pts else np.zeros((0, self.info.get("N", 0)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per network, its fixed points and the count of slow points."""
@@ -450,5 +450,5 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
                 out.append(FixedPoint(network=k, x=X[k, i].copy(), q=float(Q[k, i]), readout=z,
                                       eigenvalues=ev, n_starts=count))
     return FixedPoints(points=points, slow_points=slow, K=K, n_starts=S, q_tol=q_tol,
-                       merge_tol=merge_tol, phi=phi, discrete=discrete)
+                       merge_tol=merge_tol, phi=phi, discrete=discrete, info={"N": N})
 
