@@ -20,6 +20,7 @@ from lrbook.analysis import (
     eval_batch,
     evaluate_result,
     functional_rank,
+    loglog_slope,
     losses,
     norm_dW,
     participation_ratio,
@@ -28,6 +29,7 @@ from lrbook.analysis import (
     reports_from_result,
     shuffle_entries,
     shuffle_losses,
+    shuffle_ratio,
     singular_values,
     singular_values_over_training,
     spectra,
@@ -140,10 +142,14 @@ def test_functional_rank_on_constructed_losses():
     ranks = [0, 1, 2, 3, 4]
     assert functional_rank([1.0, 0.5, 0.06, 0.04, 0.01], ranks) == 3
     assert functional_rank([1.0, 0.5, 0.05, 0.05, 0.01], ranks) == 4     # strict inequality
-    assert functional_rank([1.0, 0.5, 0.2, 0.1, 0.06], ranks) == -1      # never: -1
+    assert functional_rank([1.0, 0.5, 0.2, 0.1, 0.06], ranks) is None    # never: undefined
     assert functional_rank([1.0, 0.5, 0.2, 0.1, 0.06], ranks, threshold=0.15) == 3
     out = functional_rank([[1.0, 0.01, 0.0, 0.0, 0.0], [2.0, 1.0, np.nan, 0.05, 0.0]], ranks)
     np.testing.assert_array_equal(out, [1, 3])
+    assert isinstance(out, np.ma.MaskedArray) and np.ma.count_masked(out) == 0
+    # a curve that never meets the criterion is masked, not a number a mean could include
+    out = functional_rank([[1.0, 0.01, 0.0, 0.0, 0.0], [1.0, 0.5, 0.2, 0.1, 0.06]], ranks)
+    assert out.mask.tolist() == [False, True] and out.mean() == 1.0
     with pytest.raises(ValueError, match="ranks must contain 0"):
         functional_rank([1.0, 0.1], [1, 2])
     with pytest.raises(ValueError, match="losses must have shape"):
@@ -198,6 +204,30 @@ def test_shuffle_preserves_entries_and_is_seeded():
         shuffle_entries(W0, seed=-1)
 
 
+def test_shuffle_ratio_hand_computed():
+    """The one definition: mean over shuffles of L(pi(W0) + dW), over the untrained network's L0."""
+    # by hand: (1 + 2 + 3) / 3 / 4 = 0.5 and 0.5 / 0.25 = 2
+    np.testing.assert_allclose(shuffle_ratio([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]], [4.0, 0.25]), [0.5, 2.0])
+    assert shuffle_ratio([1.0, 2.0, 3.0], 4.0) == pytest.approx(0.5)
+    assert isinstance(shuffle_ratio([1.0], 2.0), float)
+    assert np.isnan(shuffle_ratio([1.0], 0.0))                       # L0 = 0: undefined
+    assert np.isnan(shuffle_ratio(np.zeros((2, 0)), [1.0, 1.0])).all()   # no shuffles
+    with pytest.raises(ValueError, match="L0 must be >= 0"):
+        shuffle_ratio([1.0], -1.0)
+    with pytest.raises(ValueError, match="L0 must have shape"):
+        shuffle_ratio([[1.0], [2.0]], 1.0)
+    # L(W) = (sum of W's entries)^2 does not depend on the permutation: sum(W0) = 10 and
+    # sum(dW) = 2, so every shuffle gives (10 + 2)^2 = 144; with L0 = 160 the ratio is 0.9
+    W0 = np.array([[1.0, 2.0], [3.0, 4.0]])
+    dW = np.eye(2)
+    loss_fn = lambda W: float(np.sum(W)) ** 2  # noqa: E731
+    rep = analyse(W0, W0 + dW, loss_fn, n_shuffles=3, L0=160.0)
+    assert rep.shuffle_loss_ratio == pytest.approx(0.9)
+    assert rep.shuffle.ratio == pytest.approx(0.9)
+    # without L0 the denominator is loss_fn(W0) = 100 (the untrained loss if only W is trained)
+    assert analyse(W0, W0 + dW, loss_fn, n_shuffles=2).shuffle_loss_ratio == pytest.approx(1.44)
+
+
 # --------------------------------------------------------------------------- measures
 def test_convergence_epoch_on_a_synthetic_curve():
     e = np.arange(100)
@@ -228,6 +258,22 @@ def test_effective_ranks_and_norm():
     rng = np.random.default_rng(5)
     A, B = rng.standard_normal((2, 3, 8, 8))
     np.testing.assert_allclose(norm_dW(A, B), [np.linalg.norm(B[k] - A[k]) for k in range(3)])
+
+
+def test_loglog_slope_of_exact_power_laws():
+    N = np.array([32, 64, 128, 256])
+    assert loglog_slope(N, 3.0 * np.sqrt(N)) == pytest.approx(0.5, abs=1e-12)
+    assert loglog_slope(N, np.full(4, 1.7)) == pytest.approx(0.0, abs=1e-12)
+    rows = np.stack([2.0 * N ** -1.0, 0.1 * N ** 2.0, 5.0 * N ** 0.25])   # one fit per row
+    np.testing.assert_allclose(loglog_slope(N, rows), [-1.0, 2.0, 0.25], atol=1e-12)
+    noisy = np.sqrt(N) * np.array([1.1, 0.9, 1.1, 0.9])
+    assert 0.4 < loglog_slope(N, noisy) < 0.5                          # least squares, not end points
+    with pytest.raises(ValueError, match=r"y must hold finite values > 0"):
+        loglog_slope(N, [1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"x must have shape \(n,\) and y shape \(\.\.\., n\)"):
+        loglog_slope(N, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"at least two distinct values"):
+        loglog_slope([64, 64], [1.0, 2.0])
 
 
 # --------------------------------------------------------------------------- alignment
@@ -397,3 +443,38 @@ def test_reports_from_result_match_single_reports(flipflop_small):
     json.dumps(one.to_dict(), allow_nan=False)
     with pytest.raises(ValueError, match=r"k must be an integer in 0\.\.1"):
         report_from_result(res, task, 5)
+
+
+# --------------------------------------------------------------------------- issue 20
+@pytest.mark.parametrize("make", [lambda a: a.astype(complex) + 1j, lambda a: torch.as_tensor(a) * (1 + 1j),
+                                  lambda a: (a + 0j).tolist()])
+def test_complex_input_is_refused_not_silently_made_real(make):
+    """Item 9: the imaginary part is never dropped silently."""
+    W0 = np.eye(4) * 0.5
+    with pytest.raises(ValueError, match="W0 must be real; got a complex array"):
+        analyse(make(W0), W0)
+    with pytest.raises(ValueError, match="W must be real"):
+        norm_dW(W0, make(W0))
+    with pytest.raises(ValueError, match="s must be real"):
+        participation_ratio(make(np.ones(3)))
+
+
+@pytest.mark.parametrize("N", [1, 2])
+def test_analysis_of_very_small_matrices_works(N):
+    """Item 2: ranks and r_align are clipped to what N allows."""
+    rng = np.random.default_rng(0)
+    W0 = rng.standard_normal((N, N))
+    W = W0 + 0.1 * rng.standard_normal((N, N))
+    rep = analyse(W0, W, lambda w: float(np.sum(w ** 2)), W_in=rng.standard_normal((1, N)),
+                  W_out=rng.standard_normal((N, 1)))
+    assert rep.ranks.tolist() == list(range(0, N + 1)) and len(rep.singular_values) == N
+    assert rep.alignment is not None
+    with pytest.raises(ValueError, match=f"r_align must be an integer in 1..{N}; got 3"):
+        analyse(W0, W, W_in=rng.standard_normal((1, N)), r_align=3)
+
+
+def test_reports_of_a_two_neuron_network():
+    task = FlipFlop()
+    result = train(model_for(task, 2, g=[0.0, 0.5], seeds=0), task, 2)
+    reps = reports_from_result(result, task)
+    assert len(reps) == 2 and all(r.ranks.tolist() == [0, 1, 2] for r in reps)

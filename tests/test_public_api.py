@@ -41,16 +41,18 @@ SUBMODULES = {
         "THRESHOLD", "convergence_epoch", "entropy_rank", "norm_dW", "participation_ratio",
         "rank_for_fraction", "stable_rank", "top_fraction",
         "Report", "analyse", "report_from_result", "reports_from_result",
-        "ShuffleTest", "shuffle_entries", "shuffle_test",
+        "ShuffleTest", "shuffle_entries", "shuffle_ratio", "shuffle_test",
         "Spectra", "dW_singular_values", "eigenvalues", "singular_values", "singular_values_over_training",
         "spectra",
         "DEFAULT_RANKS", "functional_rank", "svd_truncate", "truncate", "truncation_curve", "truncations",
+        "GradientTerms", "gradient_terms", "krylov_fraction", "span_fraction",
         "analyse_gates", "gate_names", "input_weights", "module_loss_fn", "recurrent_weights",
         "set_recurrent_weight", "split_gates", "with_recurrent_weight",
     },
     "lrbook.experiments": {
         "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
-        "CacheWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack", "summaries",
+        "CacheWarning", "DivergenceWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack",
+        "summaries",
         "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
         "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
     },
@@ -60,7 +62,7 @@ SUBMODULES = {
     },
     "lrbook.training": {
         "TrainResult", "TrainingDivergedError", "train", "model_for", "default_lr", "default_optimizer",
-        "default_batch_size", "default_workers", "default_chunk",
+        "default_batch_size", "default_workers", "default_chunk", "train_memory",
     },
 }
 

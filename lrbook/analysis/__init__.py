@@ -29,11 +29,13 @@ from .adapters import (
                        with_recurrent_weight,
 )
 from .alignment import Alignment, alignment
+from .gradient import GradientTerms, gradient_terms, krylov_fraction, span_fraction
 from .evaluate import EVAL_BATCH, Evaluation, eval_batch, evaluate_result, losses, shuffle_losses, truncation_losses
 from .measures import (
                        THRESHOLD,
                        convergence_epoch,
                        entropy_rank,
+                       loglog_slope,
                        norm_dW,
                        participation_ratio,
                        rank_for_fraction,
@@ -41,18 +43,19 @@ from .measures import (
                        top_fraction,
 )
 from .report import Report, analyse, report_from_result, reports_from_result
-from .shuffle import ShuffleTest, shuffle_entries, shuffle_test
+from .shuffle import ShuffleTest, shuffle_entries, shuffle_ratio, shuffle_test
 from .spectra import Spectra, dW_singular_values, eigenvalues, singular_values, singular_values_over_training, spectra
 from .truncation import DEFAULT_RANKS, functional_rank, svd_truncate, truncate, truncation_curve, truncations
 
 __all__ = [
     "Alignment", "alignment",
+    "GradientTerms", "gradient_terms", "krylov_fraction", "span_fraction",
     "EVAL_BATCH", "Evaluation", "eval_batch", "evaluate_result", "losses", "shuffle_losses",
     "truncation_losses",
-    "THRESHOLD", "convergence_epoch", "entropy_rank", "norm_dW", "participation_ratio",
+    "THRESHOLD", "convergence_epoch", "entropy_rank", "loglog_slope", "norm_dW", "participation_ratio",
     "rank_for_fraction", "stable_rank", "top_fraction",
     "Report", "analyse", "report_from_result", "reports_from_result",
-    "ShuffleTest", "shuffle_entries", "shuffle_test",
+    "ShuffleTest", "shuffle_entries", "shuffle_ratio", "shuffle_test",
     "Spectra", "dW_singular_values", "eigenvalues", "singular_values", "singular_values_over_training",
     "spectra",
     "DEFAULT_RANKS", "functional_rank", "svd_truncate", "truncate", "truncation_curve", "truncations",

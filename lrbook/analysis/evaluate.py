@@ -27,7 +27,7 @@ from ..models import RNN, STREAM_EVAL, rng_for
 from ..tasks import Batch, Task
 from ..training import TrainResult
 from ._arrays import jsonable, to_numpy
-from .shuffle import shuffle_entries
+from .shuffle import shuffle_entries, shuffle_ratio
 from .truncation import DEFAULT_RANKS, functional_rank, ranks_for
 
 #: Trials per test batch (the paper's 512).
@@ -198,9 +198,11 @@ class Evaluation:
 
     @property
     def shuffle_loss_ratio(self) -> np.ndarray:
-        r"""Mean shuffle loss over the test-batch :math:`L_0`, shape (K,)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.shuffle_losses.mean(axis=1) / self.L0
+        r"""The shuffle ratio (:func:`~lrbook.analysis.shuffle_ratio`) of each network, shape (K,).
+
+        NaN without shuffles (``n_shuffles = 0``).
+        """
+        return np.asarray(shuffle_ratio(self.shuffle_losses, self.L0))
 
     def to_dict(self) -> dict:
         """The fields and :attr:`shuffle_loss_ratio` as JSON types (NaN as None).
@@ -344,8 +346,9 @@ def shuffle_losses(result: TrainResult, task: Task, n_shuffles: int = 1, *,
     -------
     losses : ndarray, shape (K, n_shuffles)
     L0 : ndarray, shape (K,)
-        loss of the initial network on the same test batch; ``losses / L0[:, None]``
-        is the shuffle ratio (about 1 for g > 0, claim 3). The training-curve L0
+        loss of the initial network on the same test batch;
+        ``shuffle_ratio(losses, L0)`` is the shuffle ratio
+        (:func:`~lrbook.analysis.shuffle_ratio`; about 1 for g > 0, claim 3). The training-curve L0
         is ``result.L0``.
     """
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=1)

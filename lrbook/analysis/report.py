@@ -33,7 +33,7 @@ from .measures import (
     stable_rank,
     top_fraction,
 )
-from .shuffle import ShuffleTest, shuffle_test
+from .shuffle import ShuffleTest, shuffle_ratio, shuffle_test
 from .spectra import eigenvalues
 from .truncation import DEFAULT_RANKS, functional_rank, ranks_for, truncation_curve
 
@@ -79,9 +79,10 @@ class Report:
     shuffle : ShuffleTest or None
         losses of :math:`\pi(W_0) + \Delta W`.
     L0 : float or None
-        reference loss of the initial network (shuffle ratio denominator): for
-        :func:`analyse` ``loss_fn(W0)`` unless given; for :func:`report_from_result`
-        the initial network on the test batch.
+        loss of the untrained network on the test trials, the denominator of the
+        shuffle ratio (:func:`~lrbook.analysis.shuffle_ratio`): for
+        :func:`analyse` the ``L0`` given, else ``loss_fn(W0)``; for
+        :func:`report_from_result` the initial network on the test batch.
     loss_trained : float or None
         loss with :math:`W`.
     loss_curve : ndarray, shape (epochs,) or None
@@ -134,7 +135,7 @@ class Report:
 
     @property
     def shuffle_loss_ratio(self) -> float | None:
-        r"""Mean loss after shuffling :math:`W_0`, over :math:`L_0` (None without a shuffle test).
+        r"""The shuffle ratio (:func:`~lrbook.analysis.shuffle_ratio`); None without a shuffle test.
 
         .. math:: \rho = \big\langle L\big(\pi(W_0) + \Delta W\big)\big\rangle_\pi / L_0
 
@@ -142,7 +143,7 @@ class Report:
         """
         if self.shuffle is None or self.L0 is None:
             return None
-        return float(np.mean(self.shuffle.losses) / self.L0) if self.L0 > 0 else float("nan")
+        return float(shuffle_ratio(self.shuffle.losses, self.L0))
 
     def to_dict(self) -> dict:
         """Every field as JSON types (lists; complex as ``[re, im]``; NaN/inf as None).
@@ -254,7 +255,7 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
             snapshots: Any = None, snapshot_epochs: Any = None, W_in: Any = None, W_out: Any = None,
             ranks: Iterable[int] = DEFAULT_RANKS, seed: int = 0, n_shuffles: int = 1,
             L0: float | None = None, loss_curve: Any = None, threshold: float = THRESHOLD,
-            r_align: int = 3, name: str | None = None, meta: dict | None = None) -> Report:
+            r_align: int | None = None, name: str | None = None, meta: dict | None = None) -> Report:
     r"""Analyse the change of any recurrent matrix: bring your own weights.
 
     See :doc:`/book/12_own_network`.
@@ -285,13 +286,17 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
     n_shuffles : int
         >= 0 shuffles of ``W0`` (0 skips the test).
     L0 : float, optional
-        reference loss of the shuffle ratio; default ``loss_fn(W0)``.
+        the loss of the untrained network (every weight at its initial value) on the
+        same test trials as ``loss_fn``: the denominator of the shuffle ratio
+        (:func:`~lrbook.analysis.shuffle_ratio`). Default ``loss_fn(W0)``, which is
+        that loss only when the recurrent matrix is the only trained weight; pass it
+        when other weights (input, readout, biases) were trained too.
     loss_curve : array, shape (epochs,), optional
         training loss per epoch, for ``L0_train``, ``final_loss`` and ``convergence_epoch``.
     threshold : float
         in (0, 1), 0.05 in the paper (functional rank and convergence).
-    r_align : int
-        number of singular components in the alignment, 1..N.
+    r_align : int, optional
+        number of singular components in the alignment, 1..N; default ``min(3, N)``.
     name : str, optional
     meta : dict, optional
         stored as is (JSON types please).
@@ -319,7 +324,7 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
     seed = V.integer("seed", seed, lo=0)
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    r_align = V.integer("r_align", r_align, lo=1, hi=N)
+    r_align = min(3, N) if r_align is None else V.integer("r_align", r_align, lo=1, hi=N)
     rk = ranks_for(ranks, N)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, loss_fn(W) -> float; got {type(loss_fn).__name__}")
@@ -364,7 +369,7 @@ def _same_kind(loss_fn: Callable, like: Any) -> Callable[[np.ndarray], float]:
 # --------------------------------------------------------------------------- lrbook results
 def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int] | int | None = None, *,
                         ranks: Iterable[int] = DEFAULT_RANKS, n_shuffles: int = 1,
-                        threshold: float = THRESHOLD, r_align: int = 3,
+                        threshold: float = THRESHOLD, r_align: int | None = None,
                         batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES,
                         evaluation: Evaluation | None = None) -> list[Report]:
     r"""A :class:`Report` for each network of an lrbook :class:`~lrbook.training.TrainResult`.
@@ -384,7 +389,8 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
     networks : int or sequence of int, optional
         indices into the result (default all).
     ranks, n_shuffles, threshold, r_align
-        as in :func:`analyse` (the shuffles are seeded by each network's seed).
+        as in :func:`analyse` (the shuffles are seeded by each network's seed;
+        ``r_align`` defaults to ``min(3, N)``, so networks of one or two neurons work).
     batch_size, max_bytes
         see :func:`lrbook.analysis.losses`.
     evaluation : Evaluation, optional
@@ -416,7 +422,7 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
                              f"expected {want.tolist()}")
         if ev.threshold != threshold:
             raise ValueError(f"evaluation used threshold {ev.threshold:g}; got threshold={threshold:g}")
-    r_align = V.integer("r_align", r_align, lo=1, hi=result.N)
+    r_align = min(3, result.N) if r_align is None else V.integer("r_align", r_align, lo=1, hi=result.N)
     out = []
     for j, k in enumerate(ev.networks):
         w0 = result.W0[k].astype(np.float64)

@@ -7,6 +7,13 @@ destroys its relation to :math:`\Delta W`. If the loss of
 :math:`L_0`, the change was built *for* that :math:`W_0` (claim 3 of the paper,
 :doc:`/book/04_randomness`). The permutations come from the stream
 :data:`lrbook.models.STREAM_SHUFFLE` of the network's seed.
+
+The ratio has one definition, :func:`shuffle_ratio`, used by every caller
+(:class:`ShuffleTest`, :class:`~lrbook.analysis.Report`,
+:class:`~lrbook.analysis.Evaluation`): the test loss of :math:`\pi(W_0) + \Delta W`
+(every other weight as trained), averaged over the shuffles, divided by the
+initial loss :math:`L_0`, the test loss of the untrained network on the same test
+trials.
 """
 
 from __future__ import annotations
@@ -74,6 +81,62 @@ def shuffle_entries(W0: Any, seed: int | Sequence[int] | np.random.Generator = 0
     return out[0] if n is None else out
 
 
+def shuffle_ratio(shuffle_losses: Any, L0: Any) -> float | np.ndarray:
+    r"""The shuffle ratio: mean loss of a shuffled :math:`W_0` plus :math:`\Delta W`, over :math:`L_0`.
+
+    .. math:: \rho = \frac{\big\langle L\big(\pi(W_0) + \Delta W\big)\big\rangle_\pi}{L_0}
+
+    The numerator is the test loss of the network with its recurrent matrix replaced by
+    :math:`\pi(W_0) + \Delta W` (a random permutation :math:`\pi` of the entries of
+    :math:`W_0`, every other weight as trained), averaged over the shuffles; the
+    denominator :math:`L_0` is the test loss of the *untrained* network (all weights at
+    their initial values) on the same test trials. Near 0: :math:`\Delta W` works on
+    any random background; near 1: the network is back to where it started. This is
+    the one definition of the ratio in lrbook and the book
+    (:doc:`/book/04_randomness`, :doc:`/book/12_own_network`).
+
+    Parameters
+    ----------
+    shuffle_losses : array-like, shape (..., n_shuffles)
+        losses of :math:`\pi(W_0) + \Delta W`, one per shuffle (last axis), for one
+        network (1-d) or a stack of networks.
+    L0 : float or array-like, shape (...)
+        the untrained network's loss on the same test trials, >= 0 (one per network).
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+        a float for one network. NaN where ``L0`` is 0 or NaN, or where there are no
+        shuffles (``n_shuffles == 0``).
+
+    Raises
+    ------
+    ValueError
+        if ``shuffle_losses`` is 0-d, ``L0`` is negative, or the shapes do not match.
+
+    Examples
+    --------
+    >>> shuffle_ratio([0.3, 0.5], 0.5)
+    0.8
+    >>> shuffle_ratio([[0.3, 0.5], [0.1, 0.1]], [0.5, 0.2]).tolist()
+    [0.8, 0.5]
+    """
+    losses = np.asarray(shuffle_losses, dtype=np.float64)
+    ref = np.asarray(L0, dtype=np.float64)
+    if losses.ndim == 0:
+        raise ValueError("shuffle_losses must have a last axis of shuffles, shape (..., n_shuffles); got a scalar")
+    if ref.shape != losses.shape[:-1]:
+        raise ValueError(f"L0 must have shape {losses.shape[:-1]} (one per network of shuffle_losses "
+                         f"{losses.shape}); got {ref.shape}")
+    if np.any(ref < 0):
+        raise ValueError(f"L0 must be >= 0; got {ref.tolist()}")
+    n = losses.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = losses.sum(axis=-1) / n if n else np.full(ref.shape, np.nan)
+        out = np.where(ref > 0, mean / np.where(ref > 0, ref, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
 @dataclass
 class ShuffleTest:
     r"""Result of :func:`shuffle_test` for one network.
@@ -85,7 +148,8 @@ class ShuffleTest:
     losses : ndarray, shape (n_shuffles,)
         loss of :math:`\mathrm{shuffle}(W_0) + \Delta W` for each shuffle.
     L0 : float
-        reference loss (the initial network).
+        the untrained network's loss on the same test trials (denominator of
+        :func:`shuffle_ratio`).
     loss_trained : float
         loss of :math:`W_0 + \Delta W` (NaN if not measured).
     seed : int
@@ -99,8 +163,11 @@ class ShuffleTest:
 
     @property
     def ratio(self) -> float:
-        r"""Mean shuffled loss over :math:`L_0`: near 1 means the change only works with its own :math:`W_0`."""
-        return float(np.mean(self.losses) / self.L0) if self.L0 > 0 else float("nan")
+        r"""The shuffle ratio (:func:`shuffle_ratio`) of ``losses`` and ``L0``.
+
+        Near 1: the change only works with its own :math:`W_0`.
+        """
+        return float(shuffle_ratio(self.losses, self.L0))
 
     def to_dict(self) -> dict:
         """The fields and :attr:`ratio` as JSON types (NaN as None).
@@ -132,7 +199,9 @@ def shuffle_test(loss_fn: Callable[[Any], float], W0: Any, dW: Any, *, seed: int
     n_shuffles : int
         >= 1; the ratio averages the losses.
     L0 : float, optional
-        reference loss; default ``loss_fn(W0)``.
+        the untrained network's loss on the same test trials as ``loss_fn``
+        (denominator of :func:`shuffle_ratio`); default ``loss_fn(W0)``, which is
+        that loss only when the recurrent matrix is the only trained weight.
 
     Returns
     -------
