@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from lrbook.dynamics import (find_fixed_points, jacobian, linearise, low_rank_system, pca,
-                             starts_from_trajectories, subspace_fraction, vector_field)
-from lrbook.dynamics.fixed_points import as_weights, _drive
+from lrbook.dynamics import (
+    find_fixed_points,
+    jacobian,
+    linearise,
+    low_rank_system,
+    pca,
+    starts_from_trajectories,
+    subspace_fraction,
+    vector_field,
+)
+from lrbook.dynamics.fixed_points import _drive, as_weights
 from lrbook.models import RNN
 from lrbook.tasks import FlipFlop
 

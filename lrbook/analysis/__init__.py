@@ -29,8 +29,8 @@ from .adapters import (
                        with_recurrent_weight,
 )
 from .alignment import Alignment, alignment
-from .gradient import GradientTerms, gradient_terms, krylov_fraction, span_fraction
 from .evaluate import EVAL_BATCH, Evaluation, eval_batch, evaluate_result, losses, shuffle_losses, truncation_losses
+from .gradient import GradientTerms, gradient_terms, krylov_fraction, span_fraction
 from .measures import (
                        THRESHOLD,
                        convergence_epoch,

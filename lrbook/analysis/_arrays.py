@@ -15,12 +15,24 @@ def to_numpy(name: str, x: Any, *, dtype=np.float64) -> np.ndarray:
     """``x`` (numpy array, torch tensor or nested sequence) as a numpy array of ``dtype``."""
     if x is None:
         raise TypeError(f"{name} must be an array or a tensor; got None")
+    complex_msg = (f"{name} must be real; got a complex array: pass its real part (np.real) "
+                   "explicitly if the imaginary part is meant to be dropped")
     if hasattr(x, "detach") and hasattr(x, "cpu"):          # torch.Tensor without importing torch
-        x = x.detach().cpu().numpy()
+        t = x.detach().cpu()
+        if callable(getattr(t, "is_complex", None)) and t.is_complex():
+            raise ValueError(complex_msg)
+        try:
+            x = t.numpy()
+        except (RuntimeError, TypeError):                   # e.g. bfloat16: no numpy dtype
+            x = t.double().numpy()
     try:
-        a = np.asarray(x, dtype=dtype)
+        a = np.asarray(x)
+        if a.dtype.kind != "c":
+            a = np.asarray(a, dtype=dtype)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a real array or tensor; got {type(x).__name__} ({err})") from None
+    if a.dtype.kind == "c":
+        raise ValueError(complex_msg)
     return a
 
 

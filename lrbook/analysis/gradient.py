@@ -23,8 +23,9 @@ input-side and output-side subspaces (:func:`span_fraction`,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -38,7 +38,7 @@ def plot_roadmap(chapters: Sequence[tuple[str, str, str]], edges: Sequence[tuple
             parts.append(part)
     rows = {p: 0 for p in parts}
     pos = {}
-    for key, title, part in chapters:
+    for key, _, part in chapters:
         col = parts.index(part)
         pos[key] = (col * (width + 0.8), -rows[part] * (height + 0.35))
         rows[part] += 1
