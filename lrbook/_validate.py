@@ -14,6 +14,17 @@ from typing import Any
 
 import numpy as np
 
+#: Largest seed: seeds are stored as int64 (numpy and torch accept them all).
+MAX_SEED = 2 ** 63 - 1
+#: Most networks in one ensemble (``len(g) x len(seeds)``): a clear limit well above
+#: the paper's largest ensemble (40), below what a Python loop over networks can build
+#: in reasonable time.
+MAX_NETWORKS = 10_000
+#: Most torch threads a call may ask for.
+MAX_THREADS = 1024
+#: Dtypes lrbook trains in.
+DTYPES = ("float32", "float64")
+
 
 def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
@@ -105,6 +116,33 @@ def integer(name: str, value: Any, *, lo: int | None = None, hi: int | None = No
     return v
 
 
+def seed(name: str, value: Any) -> int:
+    """Check a seed: an integer in ``0..MAX_SEED`` (seeds are stored as int64).
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : object
+        an integer (see :func:`integer`).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        if ``value`` is not an integer.
+    ValueError
+        if it is negative or larger than :data:`MAX_SEED`.
+    """
+    v = integer(name, value, lo=0)
+    if v > MAX_SEED:
+        raise ValueError(f"{name} must be an integer <= 2**63 - 1 = {MAX_SEED} (seeds are int64); got {v}")
+    return v
+
+
 def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     """Check that ``value`` is one of ``allowed``.
 
@@ -159,6 +197,8 @@ def multiple_of_dt(name: str, value: float, dt: float, tol: float = 1e-6) -> int
         if ``value`` is not a multiple of ``dt`` within the tolerance.
     """
     steps = value / dt
+    if not math.isfinite(steps) or abs(steps) > 2 ** 53:
+        raise ValueError(f"{name} must be at most 2**53 steps of dt={dt}; got {value}")
     if abs(steps - round(steps)) > tol * max(1.0, abs(steps)):
         raise ValueError(f"{name} must be a multiple of dt={dt}; got {value}")
     return int(round(steps))
@@ -209,6 +249,8 @@ def g_and_seeds(g: Any, seeds: Any) -> tuple[list[float], list[int]]:
     """Check ``g`` (>= 0) and ``seeds`` (integers >= 0) and broadcast them to one length.
 
     Either may be a scalar or have length 1; otherwise their lengths must agree.
+    Seeds are at most :data:`MAX_SEED`; an ensemble has at most :data:`MAX_NETWORKS`
+    networks.
 
     Parameters
     ----------
@@ -221,6 +263,12 @@ def g_and_seeds(g: Any, seeds: Any) -> tuple[list[float], list[int]]:
     sd : list of int
         of the same length K.
     """
+    for name, v in (("g", g), ("seeds", seeds)):
+        n = np.size(v) if isinstance(v, np.ndarray) else (len(v) if isinstance(v, (Sequence, range))
+                                                           and not isinstance(v, str) else 1)
+        if n > MAX_NETWORKS:
+            raise ValueError(f"{name} must have at most {MAX_NETWORKS} entries (networks per ensemble); "
+                             f"got {n}")
     gs = real_sequence("g", g, lo=0.0)
     if isinstance(seeds, (numbers.Integral, np.integer)) and not isinstance(seeds, bool):
         seeds = [int(seeds)]
@@ -228,7 +276,7 @@ def g_and_seeds(g: Any, seeds: Any) -> tuple[list[float], list[int]]:
         seeds = seeds.ravel().tolist()
     if not isinstance(seeds, (Sequence, range)) or isinstance(seeds, str) or len(seeds) == 0:
         raise TypeError(f"seeds must be an integer or a non-empty sequence of integers; got {seeds!r}")
-    sd = [integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds)]
+    sd = [seed(f"seeds[{i}]", s) for i, s in enumerate(seeds)]
     if len(gs) != len(sd):
         if len(gs) == 1:
             gs = gs * len(sd)
@@ -238,3 +286,84 @@ def g_and_seeds(g: Any, seeds: Any) -> tuple[list[float], list[int]]:
             raise ValueError(f"g and seeds must have the same length (or one of them length 1); "
                              f"got {len(gs)} and {len(sd)}")
     return gs, sd
+
+
+def torch_dtype(name: str, value: Any):
+    """Check a training dtype: ``torch.float32`` or ``torch.float64`` (or their names).
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : torch.dtype, numpy dtype or str
+        ``torch.float32``, ``torch.float64``, ``np.float32``, ``"float64"``, ...
+
+    Returns
+    -------
+    torch.dtype
+
+    Raises
+    ------
+    ValueError
+        for any other dtype (integer, complex, half precision, ...).
+    """
+    import torch
+
+    allowed = ", ".join(f"torch.{d}" for d in DTYPES)
+    key = None
+    if isinstance(value, torch.dtype):
+        key = str(value).replace("torch.", "")
+    elif isinstance(value, str):
+        key = value.replace("torch.", "")
+    elif value is not None:
+        try:
+            key = np.dtype(value).name
+        except TypeError:
+            key = None
+    if key not in DTYPES:
+        raise ValueError(f"{name} must be one of {allowed} (a floating-point training dtype); got {value!r}")
+    return getattr(torch, key)
+
+
+def torch_device(name: str, value: Any):
+    """Check a device: ``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"``, a ``torch.device``...
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : str or torch.device
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    TypeError
+        if ``value`` is neither a string nor a ``torch.device``.
+    ValueError
+        if it names no device type of torch, or a device this machine does not have.
+    """
+    import torch
+
+    want = "'cpu', 'cuda', 'cuda:<index>' or 'mps'"
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a device name ({want}) or a torch.device; got {value!r}")
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"{name} must be one of {want}; got {value!r}") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(f"{name} {value!r} is not available on this machine (no CUDA device); "
+                             "use 'cpu'")
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"{name} must be 'cuda:0'..'cuda:{n - 1}' on this machine; got {value!r}")
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"{name} {value!r} is not available on this machine (no MPS); use 'cpu'")
+    elif dev.type != "cpu":
+        raise ValueError(f"{name} must be one of {want}; got {value!r}")
+    return dev

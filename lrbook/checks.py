@@ -32,8 +32,9 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -251,7 +252,7 @@ class Checks:
                 conds.append((f"{op} {fmt(bound, digits)}", lambda v, f=f, b=bound: f(v, b)))
         if not conds:
             raise ValueError("check needs a condition: lt, le, gt, ge or between")
-        arr = np.ma.asarray(value, dtype=float)
+        arr: np.ma.MaskedArray = np.ma.asarray(value, dtype=float)
         data = np.ma.compressed(arr)
         with np.errstate(invalid="ignore"):
             passed = data.size > 0 and all(bool(np.all(f(data))) for _, f in conds)
@@ -277,7 +278,7 @@ class Checks:
         CheckFailed
             if ``passed`` is false.
         """
-        arr = np.asarray(passed)
+        arr: np.ndarray = np.asarray(passed)
         ok = arr.size > 0 and bool(np.all(arr))
         self._record(name, claim, fmt(value), condition, ok)
 

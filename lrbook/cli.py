@@ -2,7 +2,9 @@
 
 ``lrbook train TASK ...`` trains an ensemble of networks with the paper's defaults
 and prints, per network, the analyses of the book (JSON with ``--json``). Exit
-codes: 0 success, 2 bad arguments (one line on stderr), 3 training diverged.
+codes: 0 success, 2 bad arguments (one line on stderr, before any training: sizes
+whose memory the machine does not have, seeds out of range, values the training
+dtype cannot represent), 3 training diverged.
 
 Adding a command: write ``add_<name>_command(subparsers)`` that registers its
 sub-parser and sets ``handler=`` (or ``func=``; a function ``args -> exit code``), and
@@ -19,11 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import _memory
+from . import _validate as V
 from ._version import __version__
 from .engine import PHIS
 from .experiments.cli import add_parser as add_sweep_command
@@ -40,6 +45,11 @@ RECORD_KEYS = ("task", "g", "N", "seed", "epochs", "L0", "final_loss", "converge
                "singular_values", "truncation_losses", "functional_rank", "shuffle_loss_ratio", "seconds")
 #: Truncation ranks analysed (R = 0..25, the paper's) and shown (R = 0..10).
 MAX_RANK, SHOWN_RANK, SHOWN_SV = 25, 10, 10
+#: Largest finite float32: trials and weights are float32.
+FLOAT32_MAX = 3.4028234663852886e38
+#: How the memory check calls the sizes of ``lrbook train``.
+MEMORY_NAMES = {"N": "--neurons", "K": "networks (--g values x --seeds)", "batch_size": "trials per batch",
+                "T": "time steps per trial", "epochs": "--epochs"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,15 +144,17 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--g", nargs="+", type=real_arg("g", lo=0.0), default=[0.0], metavar="G",
                    help="initial connectivity strength(s), >= 0 (< 1 for fixedpoint); default 0")
     p.add_argument("--neurons", "-N", type=int_arg("neurons", lo=1), default=None, metavar="N",
-                   help="neurons per network, >= 1; default the paper's (256; 1024 for fixedpoint)")
+                   help="neurons per network, >= 1, as many as the memory allows; default the paper's "
+                        "(256; 1024 for fixedpoint)")
     p.add_argument("--epochs", type=int_arg("epochs", lo=1), default=None, metavar="E",
                    help="parameter updates, >= 1; default the paper's (flipflop 1000, mante 2000, "
                         "romo 6000, fixedpoint 200, cosine 1000)")
-    p.add_argument("--seeds", type=int_arg("seeds", lo=1), default=1, metavar="K",
-                   help="networks per g, >= 1 (seeds S..S+K-1); default 1")
-    p.add_argument("--seed", type=int_arg("seed", lo=0), default=0, metavar="S",
-                   help="first seed, >= 0; default 0")
-    p.add_argument("--lr", type=real_arg("lr", lo=0.0, lo_open=True), default=None,
+    p.add_argument("--seeds", type=int_arg("seeds", lo=1, hi=V.MAX_NETWORKS), default=1, metavar="K",
+                   help=f"networks per g, 1..{V.MAX_NETWORKS} (seeds S..S+K-1; at most {V.MAX_NETWORKS} "
+                        "networks in all); default 1")
+    p.add_argument("--seed", type=int_arg("seed", lo=0, hi=V.MAX_SEED), default=0, metavar="S",
+                   help="first seed, 0..2**63-1; default 0")
+    p.add_argument("--lr", type=real_arg("lr", lo=0.0, lo_open=True, hi=FLOAT32_MAX), default=None,
                    help="learning rate, > 0; default the paper's (Adam 0.05/N; SGD lr0 (1-g^2)^2 for "
                         "fixedpoint; 0.2/0.15/0.05 at g 0/0.4/0.8 for cosine)")
     p.add_argument("--zhat", type=real_arg("zhat"), default=None, metavar="Z",
@@ -150,9 +162,11 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phi", choices=PHIS, default=None,
                    help=f"nonlinearity, one of {', '.join(PHIS)}; default the paper's (linear for fixedpoint "
                         "and cosine, tanh otherwise)")
-    p.add_argument("--threads", type=int_arg("threads", lo=1), default=None, metavar="T",
-                   help="torch threads; default torch's")
+    p.add_argument("--threads", type=int_arg("threads", lo=1, hi=V.MAX_THREADS), default=None, metavar="T",
+                   help=f"torch threads, 1..{V.MAX_THREADS}; default torch's")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the arguments and the memory the run needs, print the plan, train nothing")
 
 
 def task_from_args(args: argparse.Namespace) -> Task:
@@ -171,8 +185,22 @@ def task_from_args(args: argparse.Namespace) -> Task:
     Raises
     ------
     ValueError
-        if ``--zhat`` is given for another task, or a g >= 1 for ``fixedpoint``.
+        if ``--zhat`` is given for another task, a g >= 1 for ``fixedpoint``, a g
+        too large for float32 (W0 = g chi must be representable), more than
+        :data:`lrbook._validate.MAX_NETWORKS` networks, or a seed beyond
+        ``2**63 - 1``.
     """
+    K = len(args.g) * args.seeds
+    if K > V.MAX_NETWORKS:
+        raise ValueError(f"--g values x --seeds must be at most {V.MAX_NETWORKS} networks; got "
+                         f"{len(args.g)} x {args.seeds} = {K}")
+    huge = [g for g in args.g if g > FLOAT32_MAX / 10]
+    if huge:                    # |chi_ij| < 10: W0 = g chi then fits in float32 (checked exactly later)
+        raise ValueError(f"g must be <= {FLOAT32_MAX / 10:.4g} so that W0 = g chi is representable in "
+                         f"float32, the training dtype; got {huge[0]:g}")
+    if args.seed + args.seeds - 1 > V.MAX_SEED:
+        raise ValueError(f"--seed + --seeds - 1 must be <= 2**63 - 1 (the largest seed); got seeds up to "
+                         f"{args.seed + args.seeds - 1}")
     from .tasks import make_task
 
     params = {}
@@ -205,22 +233,65 @@ def add_train_command(sub: Any) -> None:
         epilog="Per network: L0 and final_loss are training-curve losses; convergence_epoch is the "
                "first epoch with loss < 0.05 L0 (-1: never); truncation_losses are test losses (512 "
                "trials, seed stream 'eval') of W0 + SVD_R(dW) for R = 0..10 with the trained W_in, "
-               "W_out; functional_rank is the smallest R <= 25 whose loss is < 0.05 loss(R=0) (null: "
-               "undefined, no R <= 25 reaches it); shuffle_loss_ratio is the test loss of shuffled W0 + dW over the initial "
-               "network's test loss; seconds is the ensemble's wall time shared equally. "
-               "Exit codes: 2 bad arguments, 3 training diverged.")
+               "W_out; functional_rank is the smallest R <= min(25, N) whose loss is < 0.05 loss(R=0) (null: "
+               "undefined, no such R reaches it); shuffle_loss_ratio is the test loss of shuffled "
+               "W0 + dW over the initial network's test loss; seconds is the ensemble's wall time "
+               "shared equally. Exit codes: 2 bad arguments (before training, also for sizes that "
+               "do not fit in memory), 3 training diverged.")
     add_network_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON array (an object per network)")
     p.set_defaults(handler=run_train)
 
 
+def train_plan(args: argparse.Namespace) -> dict[str, Any]:
+    """Check every argument of ``lrbook train`` and the memory the run needs, allocating nothing.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        parsed by the ``train`` parser.
+
+    Returns
+    -------
+    dict
+        ``task``, ``N``, ``epochs``, ``K``, ``gs``, ``seeds`` (one entry per network),
+        ``memory`` (bytes, by part) and ``available`` (bytes, None when unknown).
+
+    Raises
+    ------
+    ValueError
+        naming the option: inconsistent options (:func:`task_from_args`), or a run
+        whose memory (weights, the states of every time step, loss curves, analysis)
+        exceeds the memory available, saying how much it needs and how much there is.
+    """
+    from .analysis.evaluate import MAX_BYTES
+    from .training import default_batch_size, default_optimizer
+
+    task = task_from_args(args)
+    N = args.neurons if args.neurons is not None else DEFAULT_NEURONS[args.task]
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    K = len(args.g) * args.seeds
+    B, T = default_batch_size(task), task.n_steps
+    parts = _memory.training_bytes(N, K, B, T, task.n_in, task.n_out, 4, epochs=epochs,
+                                   adam=default_optimizer(task) == "adam")
+    parts["weights"] += _memory.weights_bytes(N, K, task.n_in, task.n_out, 4)["weights"]
+    parts["analysis"] = MAX_BYTES + 12 * N * N * 8 + K * (4 * N + 64) * 8
+    sizes = {"N": N, "K": K, "batch_size": B, "T": T, "epochs": epochs}
+    _memory.check(parts, sizes, names=MEMORY_NAMES)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    return {"task": task, "N": N, "epochs": epochs, "K": K,
+            "gs": [g for g in args.g for _ in seeds], "seeds": [s for _ in args.g for s in seeds],
+            "memory": parts, "available": _memory.available_bytes()}
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``lrbook train``: returns the exit code.
 
-    Trains ``len(g) x seeds`` networks in one ensemble
-    (:func:`lrbook.training.train`), analyses each with
-    :func:`lrbook.analysis.reports_from_result` (R = 0..25, one shuffle) and prints a
-    table, or one JSON array with ``--json``.
+    Checks the arguments and the memory first (:func:`train_plan`; ``--dry-run``
+    stops there and prints the plan), then trains ``len(g) x seeds`` networks in one
+    ensemble (:func:`lrbook.training.train`), analyses each with
+    :func:`lrbook.analysis.reports_from_result` (R = 0..min(25, N), one shuffle) and
+    prints a table, or one JSON array with ``--json``.
 
     Parameters
     ----------
@@ -237,12 +308,15 @@ def run_train(args: argparse.Namespace) -> int:
     from .analysis import reports_from_result
     from .training import model_for, train
 
-    task = task_from_args(args)
-    N = args.neurons if args.neurons is not None else DEFAULT_NEURONS[args.task]
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    gs = [g for g in args.g for _ in seeds]
-    sd = [s for _ in args.g for s in seeds]
+    plan = train_plan(args)
+    task, N, epochs, gs, sd = plan["task"], plan["N"], plan["epochs"], plan["gs"], plan["seeds"]
+    if args.dry_run:
+        need, avail = sum(plan["memory"].values()), plan["available"]
+        print(f"{task.name}: {plan['K']} networks of N={N} (g {', '.join(f'{g:g}' for g in args.g)}; seeds "
+              f"{args.seed}..{args.seed + args.seeds - 1}), {epochs} epochs; needs about "
+              f"{_memory.fmt_bytes(need)} of memory"
+              f"{'' if avail is None else f' ({_memory.fmt_bytes(avail)} available)'}; dry run: nothing trained")
+        return EXIT_OK
     old_threads = torch.get_num_threads()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -297,8 +371,8 @@ def format_table(records: Sequence[dict]) -> str:
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.append("conv: first epoch with training loss < 0.05 L0 (-1 never); s1..s3: top singular values "
-                 "of dW; rank: functional rank (- undefined: none up to R = 25); shuf/L0: test loss of shuffled W0 + dW "
-                 "over the initial test loss.")
+                 "of dW; rank: functional rank (- undefined: none up to R = min(25, N)); shuf/L0: test "
+                 "loss of shuffled W0 + dW over the initial test loss.")
     return "\n".join(lines)
 
 
@@ -344,7 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args, extra = parser.parse_known_args(None if argv is None else list(argv))
+        if extra:                                      # quoted, so that an empty "" shows
+            parser.error(f"unrecognized arguments: {shlex.join(extra)}")
     except SystemExit as exc:                          # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     from .training import TrainingDivergedError

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import _memory, engine
 from . import _validate as V
-from . import engine
 
 PARAMS = ("W_in", "W", "W_out")
 
@@ -164,13 +164,14 @@ class RNN:
         Parameters
         ----------
         N : int
-            neurons, >= 1.
+            neurons, >= 1 (the weights must fit in the available memory).
         n_in, n_out : int
             input and output dimensions, >= 1.
         g : float or sequence of float
-            >= 0 and finite.
+            >= 0 and finite, with ``W0 = g chi`` representable in ``dtype``; at most
+            :data:`lrbook._validate.MAX_NETWORKS` networks in all.
         seeds : int or sequence of int
-            >= 0.
+            0 .. 2**63 - 1.
         dt : float
             in (0, 1].
         phi : {"tanh", "linear", "relu", "softplus"}
@@ -181,9 +182,11 @@ class RNN:
         x0_mode : {"zero", "input"}
             initial state 0 or the first input vector ``m``.
         device : str or torch.device
-            where the weights live (default CPU).
+            where the weights live (default CPU): ``"cpu"``, ``"cuda"``, ``"cuda:<index>"``
+            or ``"mps"``, one this machine has.
         dtype : torch.dtype
-            of the weights (default float32; drawn in float64, then cast).
+            of the weights, ``torch.float32`` (default) or ``torch.float64``; drawn in
+            float64, then cast.
 
         Returns
         -------
@@ -194,7 +197,9 @@ class RNN:
         Raises
         ------
         ValueError, TypeError
-            for an argument out of range, naming it.
+            for an argument out of range, naming it; a ValueError also when the
+            weights of N neurons x K networks would not fit in the available memory
+            (before anything is allocated).
         """
         N = V.integer("N", N, lo=1)
         n_in = V.integer("n_in", n_in, lo=1)
@@ -209,7 +214,21 @@ class RNN:
             V.choice("trained", p, PARAMS)
         if not trained:
             raise ValueError("trained must name at least one of W_in, W, W_out; got ()")
-        mats = [init_weights(N, n_in, n_out, gi, si) for gi, si in zip(gs, sd)]
+        device = V.torch_device("device", device)
+        dtype = V.torch_dtype("dtype", dtype)
+        big = float(torch.finfo(dtype).max)
+        V.real("sigma", sigma, lo=0.0, hi=big)
+        K = len(gs)
+        _memory.check(_memory.weights_bytes(N, K, n_in, n_out, torch.finfo(dtype).bits // 8),
+                      {"N": N, "K": K})
+        mats = []
+        for gi, si in zip(gs, sd):
+            m = init_weights(N, n_in, n_out, gi, si)
+            top = float(np.max(np.abs(m[1]))) if gi > 0 else 0.0
+            if not (np.isfinite(top) and top <= big):
+                raise ValueError(f"g={gi:g} is not representable in {str(dtype).replace('torch.', '')}: "
+                                 f"W0 = g chi has entries of size {top:.3g} > {big:.3g}; g must be smaller")
+            mats.append(m)
         as_t = lambda i: torch.as_tensor(np.stack([m[i] for m in mats]), dtype=dtype).to(device)  # noqa: E731
         return cls(W=as_t(1), W_in=as_t(0), W_out=as_t(2), g=np.asarray(gs, dtype=float),
                    seeds=np.asarray(sd, dtype=np.int64), dt=float(dt), phi=phi,
@@ -305,7 +324,7 @@ class RNN:
 
     # -- running ----------------------------------------------------------------------
     def _inputs(self, u) -> torch.Tensor:
-        u = torch.as_tensor(u, dtype=self.W.dtype, device=self.device)
+        u = _finite("u", u, self.W.dtype, self.device)
         if u.dim() == 3:                           # (B, T, n_in): same trials for all K
             u = u.unsqueeze(0).expand(self.K, *u.shape)
         if u.dim() != 4 or u.shape[0] != self.K or u.shape[-1] != self.n_in:
@@ -375,7 +394,8 @@ class RNN:
         Raises
         ------
         ValueError
-            if ``u`` has the wrong shape.
+            if ``u`` has the wrong shape, or holds NaN/inf (after the cast to the
+            weights' dtype: 1e308 is inf in float32).
         """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
@@ -423,15 +443,29 @@ class RNN:
         K, T, B, _ = ut.shape
         z, _ = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
                               x0=self.x0(B), noise=self.noise(T, B))
-        tt = self._targets(target)
-        mt = self._targets(mask)
+        tt = self._targets(target, "target")
+        mt = self._targets(mask, "mask")
         return engine.masked_mse(z, tt, mt)[0]
 
-    def _targets(self, y) -> torch.Tensor:
-        y = torch.as_tensor(y, dtype=self.W.dtype, device=self.device)
+    def _targets(self, y, name: str = "target") -> torch.Tensor:
+        y = _finite(name, y, self.W.dtype, self.device)
         if y.dim() == 3:
             y = y.unsqueeze(0).expand(self.K, *y.shape)
         return y.transpose(1, 2).contiguous()
+
+
+def _finite(name: str, x, dtype: torch.dtype, device) -> torch.Tensor:
+    """``x`` as a tensor of ``dtype``; ValueError naming ``name`` for NaN, inf or a value
+    that ``dtype`` cannot represent (e.g. 1e308 in float32)."""
+    try:
+        t = torch.as_tensor(x, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a real array or tensor; got {type(x).__name__} ({err})") from None
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} must hold finite values representable in {str(dtype).replace('torch.', '')}; "
+                         f"got {bad} NaN/inf entries (after the cast)")
+    return t
 
 
 @dataclass

@@ -18,24 +18,27 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import _memory, engine
 from . import _validate as V
-from . import engine
 from .models import PARAMS, RNN, STREAM_DATA, rng_for
 from .tasks import Cosine, FixedPoint, Task
 
 __all__ = ["train", "model_for", "TrainResult", "TrainingDivergedError", "default_lr",
-           "default_optimizer", "default_batch_size", "default_workers", "default_chunk"]
+           "default_optimizer", "default_batch_size", "default_workers", "default_chunk", "train_memory"]
 
 OPTIMIZERS = ("adam", "sgd")
 ON_DIVERGENCE = ("raise", "stop")
 
 
 class TrainingDivergedError(RuntimeError):
-    """Raised when the loss or the gradient of a network becomes NaN or inf.
+    """Raised when the loss, the gradient or the weights of a network become NaN or inf.
 
     :func:`train` raises it with ``on_divergence="raise"`` (the default), at the
-    first epoch where a network's loss or gradient is not finite; the message names
-    the epoch, the network, its ``g`` and seed. The CLI turns it into exit code 3.
+    first epoch where a network's loss, gradient or updated weights are not finite;
+    the message names the epoch, the network, its ``g`` and seed. The CLI turns it
+    into exit code 3. Inputs that are not finite in the training dtype (a task
+    parameter, a batch, ``g`` or ``lr``) are refused with a :class:`ValueError`
+    before training instead: they are bad input, not divergence.
 
     A smaller learning rate or g usually avoids it; the chapter :doc:`/book/02_training` checks
     that no network of its sweep diverged.
@@ -43,7 +46,8 @@ class TrainingDivergedError(RuntimeError):
     Parameters
     ----------
     epoch : int
-        0-based epoch at which the divergence was detected (before that epoch's update).
+        0-based epoch at which the divergence was detected: the loss or gradient of
+        that epoch, or the weights its update produced, are not finite.
     network : int
         index of the (first) diverging network in the ensemble.
     g : float
@@ -51,7 +55,8 @@ class TrainingDivergedError(RuntimeError):
     seed : int
         its seed.
     what : str
-        ``"the loss"`` or ``"the gradient"``: which quantity is not finite.
+        ``"the loss"``, ``"the gradient"`` or ``"the updated weights"``: which
+        quantity is not finite.
 
     Attributes
     ----------
@@ -229,7 +234,9 @@ class TrainResult:
         ``W`` at ``snapshot_epochs`` (the first is epoch 0 = ``W0``).
     snapshot_epochs : ndarray, shape (S,)
     diverged_epoch : ndarray, shape (K,)
-        epoch at which the network diverged and stopped, -1 if it did not.
+        epoch at which the network diverged and stopped, -1 if it did not. Its
+        weights in ``W``, ``W_in``, ``W_out`` are the last finite ones: those it had
+        at that epoch, before the update.
     config : dict
         ``task`` (its parameters), ``N``, ``dt``, ``phi``, ``sigma``, ``optimizer``,
         ``batch_size``, ``epochs``, ``trained``, ``x0_mode``.
@@ -368,6 +375,10 @@ class _Trials:
         out = []
         for i in range(3):
             a = np.stack([b[i] for b in bs]).transpose(0, 2, 1, 3)       # (K, T, B, n)
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"task {self.task.name} produced a batch whose {('u', 'target', 'mask')[i]} "
+                                 f"holds {int(np.sum(~np.isfinite(a)))} NaN/inf values; every trial "
+                                 "must be finite")
             out.append(torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.dtype))
         return tuple(out)
 
@@ -384,6 +395,46 @@ class _Trials:
 
 
 # --------------------------------------------------------------------------- training
+def _check_task(task: Any) -> None:
+    if not isinstance(task, Task):
+        from .tasks import TASKS
+        classes = ", ".join(c.__name__ for c in TASKS.values())
+        raise TypeError(f"task must be an lrbook Task ({classes}; or make_task(name) with name one of "
+                        f"{', '.join(TASKS)}); got {task!r} ({type(task).__name__})")
+
+
+def train_memory(model: RNN, task: Task, epochs: int, *, batch_size: int | None = None,
+                 optimizer: str | None = None, snapshot_every: int | None = None) -> dict[str, int]:
+    """Bytes :func:`train` will allocate beyond the model's weights, by part.
+
+    Known before training from N, K, the batch size B, the trial length T, the
+    dtype, the epochs and the snapshots; :func:`train` refuses a run whose total does
+    not fit in the available memory.
+
+    Parameters
+    ----------
+    model : RNN
+    task : Task
+    epochs : int
+    batch_size, optimizer, snapshot_every
+        as in :func:`train` (None: the defaults).
+
+    Returns
+    -------
+    dict of str to int
+        ``weights`` (copies, gradients, optimizer state), ``trials`` (the states of
+        every step), ``loss curves`` and ``snapshots``.
+    """
+    B = batch_size if batch_size is not None else default_batch_size(task)
+    opt = optimizer or default_optimizer(task)
+    n_snap = 0 if snapshot_every is None else epochs // snapshot_every + 2
+    frac = sum({"W": model.N, "W_in": model.n_in, "W_out": model.n_out}[p] for p in model.trained) \
+        / (model.N + model.n_in + model.n_out)
+    return _memory.training_bytes(model.N, model.K, B, task.n_steps, model.n_in, model.n_out,
+                                  model.W.element_size(), epochs=epochs, n_snapshots=n_snap,
+                                  trained_fraction=frac, adam=opt == "adam")
+
+
 def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | None = None,
           optimizer: str | None = None, batch_size: int | None = None,
           snapshot_every: int | None = None, on_divergence: str = "raise",
@@ -408,14 +459,16 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     snapshot_every : int, optional
         keep ``W`` every this many epochs (and at the first and last).
     on_divergence : {"raise", "stop"}
-        when a network's loss or gradient turns NaN/inf: raise
+        when a network's loss, gradient or updated weights turn NaN/inf: raise
         :class:`TrainingDivergedError` naming the epoch and network, or stop updating
-        that network (keeping its last finite weights), record the epoch in
-        ``diverged_epoch`` and go on with the others.
+        that network, record the epoch in ``diverged_epoch`` and go on with the
+        others. A stopped network keeps (and the result returns) its last finite
+        weights: those of epoch ``diverged_epoch``, before that epoch's update, so
+        ``loss[diverged_epoch]`` is their loss (NaN/inf when the loss itself diverged).
     progress : bool
         show a tqdm progress bar (epochs, mean loss).
     threads : int, optional
-        torch intra-op threads for this call (default: leave torch's setting).
+        torch intra-op threads for this call, 1..1024 (default: leave torch's setting).
     chunk_size : int, optional
         networks processed together per time step (default :func:`default_chunk`):
         a chunk's weights then stay in the CPU cache. Results do not depend on it
@@ -436,7 +489,9 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         with ``on_divergence="raise"``, when a loss or gradient is not finite.
     ValueError, TypeError
         for an argument out of range or a task that does not fit the model
-        (``n_in``, ``n_out`` or ``dt``).
+        (``n_in``, ``n_out`` or ``dt``); a ``lr`` that the model's dtype cannot
+        represent; a task batch holding NaN/inf; or a run that would not fit in the
+        available memory (:func:`train_memory`), before anything is trained.
 
     Notes
     -----
@@ -451,8 +506,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     """
     if not isinstance(model, RNN):
         raise TypeError(f"model must be an lrbook RNN; got {type(model).__name__}")
-    if not isinstance(task, Task):
-        raise TypeError(f"task must be an lrbook Task; got {type(task).__name__}")
+    _check_task(task)
     epochs = V.integer("epochs", epochs, lo=1)
     if task.n_in != model.n_in or task.n_out != model.n_out:
         raise ValueError(f"model has n_in={model.n_in}, n_out={model.n_out} but task {task.name} "
@@ -468,16 +522,23 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     if lr is None:
         lrs = default_lr(task, model.N, model.g)
     else:
-        lrs = np.asarray(V.real_sequence("lr", lr, lo=0.0, lo_open=True), dtype=float)
+        if not isinstance(lr, np.ndarray) and isinstance(lr, Sequence) and len(lr) > V.MAX_NETWORKS:
+            raise ValueError(f"lr must be one value or K={K} values; got {len(lr)}")
+        fin = torch.finfo(model.W.dtype)
+        lrs = np.asarray(V.real_sequence("lr", lr, lo=float(fin.tiny), hi=float(fin.max)), dtype=float)
         if lrs.size == 1:
             lrs = np.full(K, lrs[0])
         if lrs.size != K:
             raise ValueError(f"lr must be one value or K={K} values; got {lrs.size}")
     if threads is not None:
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(V.integer("threads", threads, lo=1))
-
+        threads = V.integer("threads", threads, lo=1, hi=V.MAX_THREADS)
+    workers = None if workers is None else V.integer("workers", workers, lo=1, hi=V.MAX_THREADS)
+    chunk_size = None if chunk_size is None else V.integer("chunk_size", chunk_size, lo=1)
     dev, dtype = model.device, model.W.dtype
+    _memory.check(train_memory(model, task, epochs, batch_size=B, optimizer=optimizer,
+                               snapshot_every=snapshot_every),
+                  {"N": model.N, "K": K, "batch_size": B, "T": task.n_steps, "epochs": epochs,
+                   "snapshot_every": snapshot_every}, device=dev)
     params = {k: v for k, v in model.params().items() if k in model.trained}
     lr_t = torch.as_tensor(lrs, dtype=dtype, device=dev)
     opt = _Optimizer(optimizer, params, lr_t)
@@ -499,17 +560,21 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         noise_gens = [torch.Generator().manual_seed(int(rng_for(int(s), STREAM_NOISE).integers(2**62)))
                       for s in model.seeds]
     data = _Trials(task, model.seeds, B, dev, dtype)
-    n_workers = default_workers(K, dev) if workers is None else V.integer("workers", workers, lo=1)
-    chunk = default_chunk(K, n_workers, dev) if chunk_size is None else V.integer("chunk_size", chunk_size, lo=1)
+    n_workers = default_workers(K, dev) if workers is None else workers
+    chunk = default_chunk(K, n_workers, dev) if chunk_size is None else chunk_size
     slices = [slice(i, min(i + chunk, K)) for i in range(0, K, chunk)]
     wss: dict[int, engine.Workspace] = {}
     pool = ThreadPoolExecutor(n_workers) if n_workers > 1 and len(slices) > 1 else None
     loss = torch.empty(K, dtype=dtype, device=dev)
     grads = {name: torch.empty_like(p) for name, p in params.items()}
+    prev = {name: torch.empty_like(p) for name, p in params.items()}   # the last finite weights
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc=f"{task.name} K={K} N={model.N}", unit="epoch", leave=False)
+    if threads is not None:
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
     t0 = time.perf_counter()
     try:
         for ep in range(epochs):
@@ -556,7 +621,24 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                     torch.nan_to_num(grads[name], nan=0.0, posinf=0.0, neginf=0.0, out=grads[name])
             if (diverged >= 0).all():
                 break
+            for name, p in params.items():
+                prev[name].copy_(p)
             opt.step(grads, active)
+            finite = torch.ones(K, dtype=torch.bool, device=dev)
+            for p in params.values():
+                finite &= torch.isfinite(p.reshape(K, -1)).all(1)
+            bad = ~finite.cpu().numpy() & (diverged < 0)
+            if bad.any():                          # this update took the weights out of range
+                diverged[bad] = ep
+                active[torch.as_tensor(np.flatnonzero(bad), device=dev)] = 0.0
+            stopped = diverged >= 0
+            if stopped.any():                      # stopped networks keep their last finite weights
+                idx = torch.as_tensor(np.flatnonzero(stopped), device=dev)
+                for name, p in params.items():
+                    p[idx] = prev[name][idx]
+            if bad.any() and on_divergence == "raise":
+                k = int(np.flatnonzero(bad)[0])
+                raise TrainingDivergedError(ep, k, float(model.g[k]), int(model.seeds[k]), "the updated weights")
             if snapshot_every is not None and ((ep + 1) % snapshot_every == 0 or ep + 1 == epochs):
                 snaps.append(model.W.detach().cpu().numpy().copy())
                 snap_epochs.append(ep + 1)
@@ -634,6 +716,7 @@ def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int |
     >>> model.K, model.N, model.phi
     (2, 64, 'tanh')
     """
+    _check_task(task)
     if phi is None:
         phi = "linear" if isinstance(task, (FixedPoint, Cosine)) else "tanh"
     return RNN.create(N, task.n_in, task.n_out, g, seeds, dt=task.dt, phi=phi, sigma=sigma,

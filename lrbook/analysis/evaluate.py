@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -282,7 +282,7 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
             pairs.append((j, partial(_add, shuffled[j][i], dW[j]), None, None))
     out = _pair_losses(model, batch, pairs, max_bytes).reshape(len(idx), 2 + nR + n_shuffles)
     trunc = out[:, 2:2 + nR]
-    fr = np.ma.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    fr = np.ma.atleast_1d(cast(np.ma.MaskedArray, functional_rank(trunc, rk_eval, threshold=threshold)))
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=idx, ranks=rk, truncation_losses=trunc, functional_rank=fr,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -343,8 +343,8 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
         rep.ranks = rk
         rep.truncation_losses = truncation_curve(fn, w0, w - w0, rk)
         loss_R0 = float(fn(w0))                       # W_0 with the other weights as trained
-        rep.functional_rank = functional_rank(np.r_[loss_R0, rep.truncation_losses], np.r_[0, rk],
-                                              threshold=threshold)
+        rep.functional_rank = cast("int | None", functional_rank(
+            np.r_[loss_R0, rep.truncation_losses], np.r_[0, rk], threshold=threshold))
         rep.L0 = loss_R0 if L0 is None else L0
         rep.loss_trained = float(fn(w))
         if n_shuffles:

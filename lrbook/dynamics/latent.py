@@ -29,7 +29,7 @@ from .fixed_points import FixedPoint, as_weights, jacobian
 __all__ = ["Linearisation", "linearise", "LowRankSystem", "low_rank_system", "subspace_fraction"]
 
 
-def subspace_fraction(v: Any, basis: Any) -> np.ndarray:
+def subspace_fraction(v: Any, basis: Any) -> np.ndarray | float:
     r"""Fraction of the squared norm of each vector inside the span of ``basis``.
 
     .. math:: |P v|^2 / |v|^2
@@ -111,7 +111,8 @@ def linearise(point: FixedPoint | Any, W: Any, *, phi: str = "tanh", n: int = 4,
     ev, vec = np.linalg.eig(J)
     order = np.argsort(-ev.real, kind="stable")[:n]
     vectors = vec[:, order].T
-    align = {name: subspace_fraction(vectors, basis) for name, basis in (subspaces or {}).items()}
+    align = {name: np.atleast_1d(subspace_fraction(vectors, basis))
+             for name, basis in (subspaces or {}).items()}
     return Linearisation(eigenvalues=ev[order], vectors=vectors, alignment=align)
 
 

@@ -38,6 +38,15 @@ and lrbook versions, the key, the config, the array shapes and the checksum; a
 file failing any check is reported with a :class:`CacheWarning` naming it, moved
 to ``corrupt/``, and treated as missing (so it is recomputed), never returned.
 
+Before training, the runs (:func:`~lrbook.experiments.run_ensemble`,
+:func:`~lrbook.experiments.sweep`, :func:`~lrbook.experiments.evaluate_cached`) check
+the folder with :meth:`ResultCache.check`: a folder that can be read but not written
+(read-only, or on a read-only file system) is used for reading only, with a
+:class:`CacheWarning` saying that new results will not be saved; a path that cannot
+be used at all (a file, or a folder that can be neither created nor read) is refused
+with a :class:`ValueError` before anything is trained. In a read-only cache a corrupt
+file is reported, treated as missing and left in place.
+
 Loss curves are stored as float32 without loss: the training loop computes them
 in float32.
 """
@@ -273,8 +282,18 @@ class ResultCache:
     Parameters
     ----------
     folder : str or Path, optional
-        the cache root; default :func:`lrbook.config.cache_dir`. Pass it explicitly to
-        worker processes so they all write to the same place.
+        the cache root, a non-empty path; default :func:`lrbook.config.cache_dir`.
+        Pass it explicitly to worker processes so they all write to the same place.
+    read_only : bool
+        never write (results are not saved, corrupt files are left in place); also
+        set by :meth:`check` when the folder cannot be written.
+
+    Raises
+    ------
+    TypeError
+        if ``folder`` is not a path.
+    ValueError
+        if it is empty (``""`` would silently mean the current folder).
 
     Examples
     --------
@@ -283,16 +302,75 @@ class ResultCache:
     True
     """
 
-    def __init__(self, folder: str | os.PathLike | None = None):
+    def __init__(self, folder: str | os.PathLike | None = None, *, read_only: bool = False):
+        if folder is not None:
+            if isinstance(folder, bytes) or not isinstance(folder, (str, os.PathLike)):
+                raise TypeError(f"folder must be a path (str or os.PathLike); got {folder!r}")
+            text = os.fspath(folder)
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"folder must be a non-empty path; got {text!r}")
+            if "\0" in text:
+                raise ValueError(f"folder must not contain NUL characters; got {text!r}")
         self.root = Path(folder if folder is not None else cache_dir()).expanduser()
         self.networks = self.root / "networks"
         self.corrupt = self.root / "corrupt"
+        self.read_only = bool(read_only)
+        self._checked = False
 
     def __repr__(self) -> str:
-        return f"ResultCache({str(self.root)!r})"
+        ro = ", read_only=True" if self.read_only else ""
+        return f"ResultCache({str(self.root)!r}{ro})"
 
     def __reduce__(self):
-        return (ResultCache, (str(self.root),))
+        return (_rebuild, (str(self.root), self.read_only))
+
+    # ------------------------------------------------------------------ usability
+    def check(self) -> bool:
+        """Check, before any work, that the folder can hold results; returns whether it is writable.
+
+        Creates the folder (and ``networks/``) when missing and writes and removes a
+        probe file. A folder that cannot be written but can be read is switched to
+        :attr:`read_only` with a :class:`CacheWarning` (results computed now will not
+        be saved); the check runs once per object.
+
+        Returns
+        -------
+        bool
+            True when results can be saved.
+
+        Raises
+        ------
+        ValueError
+            if the path is a file (or ``networks/`` is), or the folder can be neither
+            created nor read: the cache cannot be used at all. (A cache opened with
+            ``read_only=True`` is not written to, not even to create it: a missing
+            folder is then an empty cache.)
+        """
+        if self._checked:
+            return not self.read_only
+        for p in (self.root, self.networks):
+            if p.exists() and not p.is_dir():
+                raise ValueError(f"cache folder {self.root} cannot be used: {p} is a file, not a folder; "
+                                 "give another cache folder (LRBOOK_CACHE, --cache)")
+        problem = None
+        if not self.read_only:
+            try:
+                self._ensure()
+                probe = self.networks / f".probe.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+                with open(probe, "xb"):
+                    pass
+                probe.unlink()
+            except OSError as exc:
+                problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+        if problem is not None:
+            if not (self.root.is_dir() and os.access(self.root, os.R_OK | os.X_OK)):
+                raise ValueError(f"cache folder {self.root} can be neither created nor read ({problem}); "
+                                 "give another cache folder (LRBOOK_CACHE, --cache)")
+            warnings.warn(f"lrbook cache: {self.root} is not writable ({problem}); reading it only: "
+                          "results computed now will not be saved", CacheWarning, stacklevel=2)
+            self.read_only = True
+        self._checked = True
+        return not self.read_only
 
     # ------------------------------------------------------------------ paths
     def path(self, key: str) -> Path:
@@ -339,7 +417,7 @@ class ResultCache:
             _atomic_write(readme, lambda f: f.write(_README.encode()), self.root)
 
     # ------------------------------------------------------------------ writing
-    def save(self, part: NetworkResult) -> Path:
+    def save(self, part: NetworkResult) -> Path | None:
         """Write one network's result atomically; returns its path.
 
         Parameters
@@ -348,9 +426,12 @@ class ResultCache:
 
         Returns
         -------
-        Path
-            ``path(part.key)``, replaced if it existed.
+        Path or None
+            ``path(part.key)``, replaced if it existed; None (nothing written) when the
+            cache is :attr:`read_only`.
         """
+        if self.read_only:
+            return None
         self._ensure()
         arrays = part.arrays()
         r = part.result
@@ -416,9 +497,13 @@ class ResultCache:
         except FileNotFoundError:                    # removed meanwhile by another process
             return None
         except Exception as exc:                      # any failure to parse or verify
-            dest = self._quarantine(path)
+            try:
+                dest = self._quarantine(path)
+                where = f"moved to {dest}" if dest is not None else "gone meanwhile"
+            except OSError as err:                    # a read-only cache: leave it where it is
+                where = f"left in place ({type(err).__name__}: {err.strerror or err})"
             warnings.warn(f"lrbook cache: {path} is unreadable or corrupt ({type(exc).__name__}: "
-                          f"{exc}); moved to {dest} and will be recomputed", CacheWarning,
+                          f"{exc}); {where}; treated as missing and recomputed", CacheWarning,
                           stacklevel=3)
             return None
 
@@ -491,11 +576,20 @@ class ResultCache:
         Returns
         -------
         Path or None
+
+        Raises
+        ------
+        PermissionError
+            in a :attr:`read_only` cache (the file is left alone).
         """
         return self._quarantine(self.path(key))
 
     def _quarantine(self, path: Path) -> Path | None:
-        """Move ``path`` to ``corrupt/<folder>-<stem>.<time>.<random>.npz`` (None if gone)."""
+        """Move ``path`` to ``corrupt/<folder>-<stem>.<time>.<random>.npz`` (None if gone).
+
+        Raises PermissionError (an OSError) in a read-only cache, leaving the file alone."""
+        if self.read_only:
+            raise PermissionError(13, "the cache is read-only")
         self.corrupt.mkdir(parents=True, exist_ok=True)
         stamp = f"{time.strftime('%Y%m%dT%H%M%S')}.{secrets.token_hex(3)}"
         prefix = "" if path.parent == self.networks else f"{path.parent.name}-"
@@ -546,9 +640,13 @@ class ResultCache:
                 if stale:
                     p.unlink()
                     removed.append(p)
-            except FileNotFoundError:
+            except OSError:                          # gone meanwhile, or a read-only cache
                 pass
         return removed
+
+
+def _rebuild(root: str, read_only: bool) -> ResultCache:
+    return ResultCache(root, read_only=read_only)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -172,7 +172,7 @@ class NetworkConfig:
     g : float
         initial connectivity strength, >= 0.
     seed : int
-        network seed, >= 0 (initialisation and training data).
+        network seed, 0..2**63-1 (initialisation and training data).
     epochs : int
         parameter updates, >= 1.
     lr : float, optional
@@ -222,7 +222,7 @@ class NetworkConfig:
                                    self.batch_size, self.trained, self.phi, self.snapshot_every)
         resolved.update(task=name, task_params=params,
                         g=_round(V.real("g", self.g, lo=0.0)),
-                        seed=V.integer("seed", self.seed, lo=0))
+                        seed=V.seed("seed", self.seed))
         for k, v in resolved.items():
             object.__setattr__(self, k, v)
 
@@ -303,7 +303,8 @@ class EnsembleConfig:
     g : float or sequence of float
         strengths, each >= 0, no repeats.
     seeds : int or sequence of int
-        seeds, each >= 0, no repeats.
+        seeds, each 0..2**63-1, no repeats; ``len(g) * len(seeds)`` is at most
+        :data:`lrbook._validate.MAX_NETWORKS`.
     epochs, lr, optimizer, batch_size, trained, phi, snapshot_every
         shared by every network, as in :class:`NetworkConfig`.
 
@@ -336,15 +337,22 @@ class EnsembleConfig:
         name, params = _canonical_task(self.task, self.task_params)
         resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
                                    self.batch_size, self.trained, self.phi, self.snapshot_every)
+        if hasattr(self.g, "__len__") and not isinstance(self.g, str) and len(self.g) > V.MAX_NETWORKS:
+            raise ValueError(f"g must have at most {V.MAX_NETWORKS} entries; got {len(self.g)}")
         gs = tuple(_round(x) for x in V.real_sequence("g", self.g, lo=0.0))
         seeds = self.seeds
         if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
             seeds = (seeds,)
         if not isinstance(seeds, Sequence) and not hasattr(seeds, "__len__"):
             raise TypeError(f"seeds must be an integer or a sequence of integers; got {seeds!r}")
-        seeds = tuple(V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(seeds))
+        if len(seeds) > V.MAX_NETWORKS:
+            raise ValueError(f"seeds must have at most {V.MAX_NETWORKS} entries; got {len(seeds)}")
+        seeds = tuple(V.seed(f"seeds[{i}]", s) for i, s in enumerate(seeds))
         if not seeds:
             raise ValueError(f"seeds must be non-empty; got {self.seeds!r}")
+        if len(gs) * len(seeds) > V.MAX_NETWORKS:
+            raise ValueError(f"g x seeds must be at most {V.MAX_NETWORKS} networks; got "
+                             f"{len(gs)} x {len(seeds)} = {len(gs) * len(seeds)}")
         for nm, vals in (("g", gs), ("seeds", seeds)):
             if len(set(vals)) != len(vals):
                 raise ValueError(f"{nm} must not repeat a value; got {vals!r}")

@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -73,6 +73,8 @@ def _path(cache: ResultCache, key: str) -> Path:
 
 
 def _save(cache: ResultCache, key: str, arrays: dict[str, np.ndarray]) -> None:
+    if cache.read_only:
+        return
     meta = {"schema": SCHEMA_VERSION, "lrbook_version": __version__, "key": key,
             "arrays": {k: [v.dtype.str, list(v.shape)] for k, v in arrays.items()},
             "sha256": payload_sha256(arrays)}
@@ -146,6 +148,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
                               max_bytes=max_bytes)
     if store is None:
         return evaluate_result(result, task, ranks=ranks, **kw)
+    store.check()                                       # before evaluating anything
     N, K = result.N, result.K
     rk = ranks_for(ranks, N)
     rk_eval = rk if 0 in rk else np.r_[0, rk]
@@ -167,7 +170,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
             found[k] = arrays
     rows = [f for f in found if f is not None]
     trunc = np.stack([f["truncation_losses"] for f in rows])
-    fr = np.ma.atleast_1d(functional_rank(trunc, rk_eval, threshold=threshold))
+    fr = np.ma.atleast_1d(cast(np.ma.MaskedArray, functional_rank(trunc, rk_eval, threshold=threshold)))
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=np.arange(K), ranks=rk, truncation_losses=trunc, functional_rank=fr,
@@ -178,7 +181,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
 
 
 def cached_reports(result: EnsembleResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,
-                   n_shuffles: int = 1, threshold: float = THRESHOLD, r_align: int = 3,
+                   n_shuffles: int = 1, threshold: float = THRESHOLD, r_align: int | None = None,
                    batch_size: int = EVAL_BATCH, cache: Any = True) -> list[Report]:
     """:func:`lrbook.analysis.reports_from_result` with the evaluation of :func:`evaluate_cached`.
 

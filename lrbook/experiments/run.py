@@ -6,6 +6,7 @@ Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,16 @@ import numpy as np
 from ..training import TrainResult, default_lr, model_for, train
 from .cache import NetworkResult, ResultCache, split_result
 from .config import EnsembleConfig, NetworkConfig
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Networks of a run diverged: they are stored as diverged (epoch, last finite
+    weights) beside the healthy ones, which trained to the end."""
+
+
+def diverged_lines(items: Sequence[tuple[NetworkConfig, int]]) -> list[str]:
+    """``"flipflop N=16 g=6 seed=0: diverged at epoch 0"`` for each (config, epoch)."""
+    return [f"{c.task} N={c.N} g={c.g:g} seed={c.seed}: diverged at epoch {e}" for c, e in items]
 
 
 @dataclass
@@ -148,6 +159,8 @@ def as_cache(cache: bool | str | os.PathLike | ResultCache | None) -> ResultCach
     ------
     TypeError
         for any other type.
+    ValueError
+        for an empty path (``""`` would silently mean the current folder).
     """
     if cache is None or cache is False:
         return None
@@ -155,7 +168,9 @@ def as_cache(cache: bool | str | os.PathLike | ResultCache | None) -> ResultCach
         return ResultCache()
     if isinstance(cache, ResultCache):
         return cache
-    if isinstance(cache, (str, os.PathLike)):
+    if isinstance(cache, (str, os.PathLike)) and not isinstance(cache, bytes):
+        if not str(os.fspath(cache)).strip():
+            raise ValueError(f"cache must be a non-empty folder path, True, False or a ResultCache; got {cache!r}")
         return ResultCache(cache)
     raise TypeError(f"cache must be a bool, a folder or a ResultCache; got {cache!r}")
 
@@ -165,7 +180,10 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
     """Train compatible networks together in ONE ensemble, and store each result.
 
     Diverging networks do not stop the others (``on_divergence="stop"``): their
-    divergence epoch is recorded and stored like any result.
+    divergence epoch and last finite weights are recorded and stored like any
+    result, beside the healthy networks, which train to the end. The networks of an
+    ensemble train in lockstep and all finish together, so each is written as soon
+    as the ensemble finishes; an ensemble interrupted before that writes nothing.
 
     Called by :func:`run_ensemble` and :func:`~lrbook.experiments.sweep`
     (:doc:`/book/05_scaling`).
@@ -176,7 +194,9 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
         all with the same :attr:`NetworkConfig.group_key` (task, N, epochs, optimizer,
         batch size, trained weights, phi, snapshots); ``g``, ``seed`` and ``lr`` may differ.
     cache : ResultCache, optional
-        where each result is written atomically as soon as the ensemble finishes.
+        where each result is written atomically as soon as the ensemble finishes;
+        checked (:meth:`ResultCache.check`) before training: a read-only cache is read
+        but not written, with a warning.
     progress : bool
         tqdm bar over epochs.
     threads : int, optional
@@ -204,6 +224,8 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
         if c.group_key != gk:
             raise ValueError("configs must share task, N, epochs, optimizer, batch_size, trained, "
                              f"phi and snapshot_every to train together; {c} differs from {configs[0]}")
+    if cache is not None:
+        cache.check()                                  # before training, not after
     c0 = configs[0]
     task = c0.make_task()
     model = model_for(task, c0.N, [c.g for c in configs], [c.seed for c in configs],
@@ -228,6 +250,11 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
     :func:`lrbook.training.train` (``on_divergence="stop"``), and each is written to
     the cache atomically as soon as that ensemble finishes. Running the same config
     twice trains nothing the second time and returns bit-identical arrays.
+
+    A network that diverges does not take the others down: it is stored as
+    diverged (``diverged_epoch``, last finite weights) beside the healthy ones, a
+    :class:`DivergenceWarning` names it, and a second run reads all of them from the
+    cache. The cache folder is checked before training (:meth:`ResultCache.check`).
 
     Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank`,
     :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
@@ -258,6 +285,8 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
     if not isinstance(config, EnsembleConfig):
         raise TypeError(f"config must be an EnsembleConfig; got {type(config).__name__}")
     store = as_cache(cache)
+    if store is not None:
+        store.check()
     nets = config.networks()
     parts: list[NetworkResult | None] = [store.load(c) if store is not None else None for c in nets]
     missing = [i for i, p in enumerate(parts) if p is None]
@@ -266,6 +295,11 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
                                threads=threads)
         for i, p in zip(missing, fresh):
             parts[i] = p
+        bad = [(p.config, int(p.result.diverged_epoch[0])) for p in fresh if p.result.diverged_epoch[0] >= 0]
+        if bad:
+            warnings.warn(f"{len(bad)} of {len(nets)} networks diverged (stored as diverged; the others "
+                          f"trained to the end): {'; '.join(diverged_lines(bad))}", DivergenceWarning,
+                          stacklevel=2)
     return stack(parts, ensemble=config)  # type: ignore[arg-type]
 
 

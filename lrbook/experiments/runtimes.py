@@ -9,9 +9,9 @@ run times as computed from the cache, never typed by hand
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..config import SCALES
 from .cache import ResultCache

@@ -4,9 +4,21 @@ A sweep takes network configs (tasks x g x seeds x N ...), skips those already i
 the cache, groups the others into ensembles of compatible networks (same task, N,
 epochs, optimizer, batch size, trained weights, phi, snapshots; ``g``, ``seed`` and
 ``lr`` may differ) of at most ``max_ensemble`` networks, and trains each group with
-:func:`lrbook.experiments.run.train_networks`, which writes every finished network
-atomically. Interrupt it at any time: what finished is kept, and the next call
-trains only the rest.
+:func:`lrbook.experiments.run.train_networks`, which writes every network of the
+group atomically as soon as the group finishes. Interrupt it at any time: every
+network of every finished group is kept, and the next call trains only the rest.
+
+The unit of resumption is the group, not the network: the networks of a group
+train in lockstep as one batched ensemble (one update of all of them per epoch), so
+they finish together, and a group interrupted part-way has no finished network
+and is trained again from its first epoch by the next call. At most
+``max_ensemble`` networks' worth of training is lost by an interruption; lower
+``max_ensemble`` (``--max-ensemble``) to lose less, at some cost in speed.
+
+A network that diverges does not stop its group: it is stored as diverged (its
+``diverged_epoch`` and last finite weights) beside the healthy networks, reported
+in :attr:`SweepResult.diverged` (and by a :class:`~lrbook.experiments.DivergenceWarning`
+when trained now), and never retrained.
 
 Groups run in-process one after the other by default, or on any
 :class:`concurrent.futures.Executor`: a process pool, or a Dask cluster through
@@ -22,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
@@ -29,10 +42,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import _memory
 from .. import _validate as V
+from ..training import default_optimizer
 from .cache import ResultCache
 from .config import EnsembleConfig, NetworkConfig
-from .run import train_networks
+from .run import DivergenceWarning, diverged_lines, train_networks
 
 #: Networks per ensemble when ``max_ensemble`` is not given (memory stays in the
 #: hundreds of MB at N = 256; ensembles of K >= 8 use the CPU well).
@@ -84,6 +99,16 @@ class SweepResult:
         """Networks whose training diverged (``diverged_epoch >= 0``)."""
         return sum(s["diverged_epoch"] >= 0 for s in self.summaries)
 
+    @property
+    def diverged(self) -> list[dict[str, Any]]:
+        """Summaries of the networks that diverged (trained now or earlier), with their status."""
+        return [{**s, "status": st} for s, st in zip(self.summaries, self.status) if s["diverged_epoch"] >= 0]
+
+    def diverged_report(self) -> list[str]:
+        """One line per diverged network: task, N, g, seed and epoch of divergence."""
+        return diverged_lines([(c, s["diverged_epoch"]) for c, s in zip(self.networks, self.summaries)
+                               if s["diverged_epoch"] >= 0])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (NaN losses become None).
 
@@ -91,13 +116,14 @@ class SweepResult:
         -------
         dict
             ``cache``, ``seconds``, ``n_networks``, ``n_trained``, ``n_cached``,
-            ``n_diverged``, ``groups`` and ``networks`` (each summary with its
-            ``status``).
+            ``n_diverged``, ``diverged`` (the keys of the diverged networks), ``groups``
+            and ``networks`` (each summary with its ``status``).
         """
         clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
         return {
             "cache": self.cache, "seconds": self.seconds, "n_networks": len(self.networks),
             "n_trained": self.n_trained, "n_cached": self.n_cached, "n_diverged": self.n_diverged,
+            "diverged": [s["key"] for s in self.diverged],
             "groups": list(self.groups),
             "networks": [{**{k: clean(v) for k, v in s.items()}, "status": st}
                          for s, st in zip(self.summaries, self.status)],
@@ -171,6 +197,30 @@ def plan(networks: list[NetworkConfig], max_ensemble: int) -> list[list[NetworkC
     return out
 
 
+def group_memory(group: list[NetworkConfig]) -> dict[str, int]:
+    """Bytes that training one group (one ensemble) needs, by part, before it starts.
+
+    Parameters
+    ----------
+    group : list of NetworkConfig
+        networks sharing a group key (as planned by :func:`plan`).
+
+    Returns
+    -------
+    dict of str to int
+        see :func:`lrbook.training.train_memory`, plus the model's weights.
+    """
+    c, K = group[0], len(group)
+    task = c.make_task()
+    assert c.batch_size is not None                     # resolved by NetworkConfig
+    n_snap = 0 if c.snapshot_every is None else c.epochs // c.snapshot_every + 2
+    parts = _memory.training_bytes(c.N, K, c.batch_size, task.n_steps, task.n_in, task.n_out, 4,
+                                   epochs=c.epochs, n_snapshots=n_snap,
+                                   adam=(c.optimizer or default_optimizer(task)) == "adam")
+    parts["weights"] += _memory.weights_bytes(c.N, K, task.n_in, task.n_out, 4)["weights"]
+    return parts
+
+
 def _summary(cfg: NetworkConfig, s: dict[str, Any]) -> dict[str, Any]:
     return {"key": cfg.key, "task": cfg.task, "N": cfg.N, "g": cfg.g, "seed": cfg.seed,
             "epochs": cfg.epochs, **s}
@@ -217,13 +267,15 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
         where groups run; default: in this process, one after the other. E.g.
         ``distributed.Client(...).get_executor()`` or a ``ProcessPoolExecutor``.
     max_ensemble : int, optional
-        at most this many networks per ensemble (default :data:`DEFAULT_MAX_ENSEMBLE`).
+        at most this many networks per ensemble, 1..10000 (default
+        :data:`DEFAULT_MAX_ENSEMBLE`); also the most networks an interruption can cost.
     progress : bool
         tqdm bar over networks (cached ones are counted at the start).
     cache : str, PathLike or ResultCache, optional
-        the cache folder, shared with the workers; default :func:`lrbook.config.cache_dir`.
+        the cache folder (a non-empty path), shared with the workers; default
+        :func:`lrbook.config.cache_dir`.
     threads : int, optional
-        torch threads per group (pass 1 when several workers share the cores).
+        torch threads per group, 1..1024 (pass 1 when several workers share the cores).
 
     Returns
     -------
@@ -234,18 +286,31 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
     Raises
     ------
     ValueError, TypeError
-        for an argument out of range, or a config entry of the wrong type.
+        for an argument out of range, a config entry of the wrong type, a cache
+        folder that cannot be used (:meth:`ResultCache.check`; a read-only one is only
+        read, with a warning), or, without an executor, an ensemble that would not
+        fit in the available memory: all before anything is trained.
+
+    Warns
+    -----
+    DivergenceWarning
+        naming the networks that diverged in this call (they are stored as diverged).
     """
     t0 = time.perf_counter()
     max_ensemble = V.integer("max_ensemble", max_ensemble if max_ensemble is not None
                              else DEFAULT_MAX_ENSEMBLE, lo=1)
+    if max_ensemble > V.MAX_NETWORKS:
+        raise ValueError(f"max_ensemble must be an integer <= {V.MAX_NETWORKS}; got {max_ensemble}")
     if threads is not None:
-        threads = V.integer("threads", threads, lo=1)
+        threads = V.integer("threads", threads, lo=1, hi=V.MAX_THREADS)
     if executor is not None and not isinstance(executor, Executor) \
             and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"executor must be a concurrent.futures.Executor; got {executor!r}")
+    if isinstance(cache, (str, os.PathLike)) and not str(os.fspath(cache)).strip():
+        raise ValueError(f"cache must be a non-empty folder path (or None for the default); got {cache!r}")
     store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
     nets = expand(configs)
+    store.check()                                       # a cache that cannot be used: refuse now
     store.clean_temp()
     summaries: dict[str, dict[str, Any]] = {}
     status: dict[str, str] = {}
@@ -254,6 +319,13 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
         if found is not None:
             summaries[n.key], status[n.key] = _summary(n, found.summary()), "cached"
     groups = plan([n for n in nets if n.key not in status], max_ensemble)
+    if executor is None and groups:                     # the workers of an executor may be elsewhere
+        big = max(groups, key=lambda g: sum(group_memory(g).values()))
+        c = big[0]
+        _memory.check(group_memory(big), {"N": c.N, "K": len(big), "batch_size": c.batch_size,
+                                          "T": c.make_task().n_steps, "epochs": c.epochs,
+                                          "snapshot_every": c.snapshot_every},
+                      names={"K": "max_ensemble (networks per ensemble)"})
 
     from tqdm.auto import tqdm
     bar = tqdm(total=len(nets), initial=len(status), desc="sweep", unit="net", disable=not progress)
@@ -274,9 +346,16 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
                 raise
     finally:
         bar.close()
-    return SweepResult(networks=nets, status=[status[n.key] for n in nets],
-                       summaries=[summaries[n.key] for n in nets], cache=folder,
-                       groups=[len(g) for g in groups], seconds=time.perf_counter() - t0)
+    result = SweepResult(networks=nets, status=[status[n.key] for n in nets],
+                         summaries=[summaries[n.key] for n in nets], cache=folder,
+                         groups=[len(g) for g in groups], seconds=time.perf_counter() - t0)
+    fresh = [(n, summaries[n.key]["diverged_epoch"]) for n in nets
+             if status[n.key] == "trained" and summaries[n.key]["diverged_epoch"] >= 0]
+    if fresh:
+        warnings.warn(f"{len(fresh)} of {len(nets)} networks diverged (stored as diverged; the others "
+                      f"trained to the end): {'; '.join(diverged_lines(fresh))}", DivergenceWarning,
+                      stacklevel=2)
+    return result
 
 
 def _record(grp, sums, summaries, status, bar) -> None:

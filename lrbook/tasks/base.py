@@ -7,7 +7,11 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from .. import _memory
 from .. import _validate as V
+
+#: Largest magnitude of a task parameter: trials are float32 arrays.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Batch(NamedTuple):
@@ -90,6 +94,16 @@ class Task:
             elif isinstance(v, np.ndarray):
                 object.__setattr__(self, f.name, tuple(v.tolist()))
         self._validate()
+        for f in fields(self):                  # trials are float32: every value must fit
+            v = getattr(self, f.name)
+            for i, x in enumerate(v if isinstance(v, tuple) else (v,)):
+                if V._is_real(x) and abs(float(x)) > FLOAT32_MAX:
+                    nm = f"{f.name}[{i}]" if isinstance(v, tuple) else f.name
+                    raise ValueError(f"{nm} must be representable in float32, the dtype of the trials "
+                                     f"(|{nm}| <= {FLOAT32_MAX:.4g}); got {x!r}")
+        T = self._steps_or_none()
+        if T is not None and T > 2 ** 31:
+            raise ValueError(f"t_max must give at most 2**31 time steps of dt={self.dt}; got {T} steps")
 
     # -- to be provided by subclasses -------------------------------------------------
     def _validate(self) -> None:  # pragma: no cover - overridden
@@ -109,6 +123,12 @@ class Task:
     def n_steps(self) -> int:
         """Number of Euler steps ``T = t_max / dt``."""
         return int(round(self.t_max / self.dt))  # type: ignore[attr-defined]
+
+    def _steps_or_none(self) -> int | None:
+        try:
+            return int(self.n_steps)
+        except (AttributeError, NotImplementedError, TypeError, ValueError, OverflowError):
+            return None
 
     def steps(self, duration: float) -> int:
         """Number of Euler steps in ``duration`` (units of tau).
@@ -150,11 +170,17 @@ class Task:
         Raises
         ------
         ValueError
-            if ``batch_size < 1``, or ``rng`` is None for a random task.
+            if ``batch_size < 1`` or the batch would not fit in the available memory,
+            ``rng`` is None for a random task, or the trials hold NaN/inf in float32
+            (a parameter too large for float32).
         TypeError
             if ``rng`` is neither a Generator nor an integer.
         """
         B = V.integer("batch_size", batch_size, lo=1)
+        T = self._steps_or_none()
+        if T is not None:
+            n = self.n_in + 2 * self.n_out
+            _memory.check({"batch": 4 * B * T * n * (8 + 4)}, {"batch_size": B, "T": T})
         if rng is None:
             if not self.deterministic:
                 raise ValueError("rng must be a numpy Generator or an integer seed for a random task; got None")
@@ -163,8 +189,13 @@ class Task:
             rng = np.random.default_rng(int(rng))
         elif not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy Generator or an integer seed; got {type(rng).__name__}")
-        out = self._generate(B, rng)
-        return Batch(*(np.ascontiguousarray(a, dtype=np.float32) for a in out))
+        out = Batch(*(np.ascontiguousarray(a, dtype=np.float32) for a in self._generate(B, rng)))
+        for nm, a in zip(Batch._fields, out):
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"task {self.name} produced trials whose {nm} holds "
+                                 f"{int(np.sum(~np.isfinite(a)))} NaN/inf values in float32; "
+                                 f"check its parameters {self.params()}")
+        return out
 
     def params(self) -> dict:
         """The task's parameters as a JSON-friendly dict (with its ``name``).
