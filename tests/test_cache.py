@@ -187,3 +187,156 @@ def test_default_folder_follows_env(monkeypatch, tmp_path):
     cfg = tiny(g=(0.0,), seeds=(0,), epochs=3)
     run_ensemble(cfg, threads=1)
     assert (tmp_path / "c" / "networks" / f"{cfg.networks()[0].key}.npz").is_file()
+
+
+# --------------------------------------------------------------------------- issue 20: unusable caches
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: every write under ``folder`` fails with EACCES, as in a read-only
+    folder (chmod does not stop root, who runs some CI containers)."""
+    import builtins
+    import errno
+    from pathlib import Path
+
+    roots = []
+
+    def inside(p):
+        try:
+            p = Path(os.fsdecode(os.fspath(p))).absolute()
+        except TypeError:
+            return False
+        return any(p == r or r in p.parents for r in roots)
+
+    def deny(p):
+        raise PermissionError(errno.EACCES, "Permission denied", str(p))
+
+    real_open, real_replace, real_unlink, real_mkdir = builtins.open, os.replace, os.unlink, Path.mkdir
+
+    def fake_open(file, mode="r", *a, **k):
+        if isinstance(file, (str, bytes, os.PathLike)) and set(mode) & set("wxa+") and inside(file):
+            deny(file)
+        return real_open(file, mode, *a, **k)
+
+    def fake_replace(src, dst, *a, **k):
+        if inside(src) or inside(dst):
+            deny(dst)
+        return real_replace(src, dst, *a, **k)
+
+    def fake_unlink(path, *a, **k):
+        if inside(path):
+            deny(path)
+        return real_unlink(path, *a, **k)
+
+    def fake_mkdir(self, *a, **k):
+        if inside(self) and not self.is_dir():
+            deny(self)
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(os, "replace", fake_replace)
+    monkeypatch.setattr(os, "unlink", fake_unlink)
+    monkeypatch.setattr(Path, "mkdir", fake_mkdir)
+
+    def make(folder):
+        roots.append(Path(folder).absolute())
+        return folder
+    return make
+
+
+def _counting_train(monkeypatch, events):
+    """Record ("train", K) for every ensemble trained by run_ensemble / sweep."""
+    from lrbook.experiments import run as run_mod
+    from lrbook.training import train
+
+    def counted(model, *a, **k):
+        events.append(("train", model.K))
+        return train(model, *a, **k)
+
+    monkeypatch.setattr(run_mod, "train", counted)
+
+
+def test_read_only_cache_with_a_corrupt_file_warns_leaves_it_and_recomputes(cached, read_only):
+    """Item 5: no PermissionError from the quarantine of a read-only cache."""
+    cfg, res, cache = cached
+    net = cfg.networks()[0]
+    path = cache.path(net.key)
+    path.write_bytes(b"garbage")
+    read_only(cache.root)
+    with pytest.warns(CacheWarning) as rec:
+        again = run_ensemble(cfg, cache=ResultCache(cache.root), threads=1)
+    text = " ".join(str(w.message) for w in rec)
+    assert "is not writable" in text and "reading it only" in text
+    assert "left in place" in text and "treated as missing" in text
+    assert again.from_cache.tolist() == [False, True]
+    assert_same_arrays(again, res)
+    assert path.read_bytes() == b"garbage" and not cache.corrupt.exists()     # nothing moved or written
+
+
+def test_unwritable_cache_is_found_before_training_and_only_read(tmp_path, read_only, monkeypatch):
+    """Item 5: the cache is checked before the training, not after it (when the work would be lost)."""
+    from lrbook.experiments import run as run_mod
+    from lrbook.training import train
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    read_only(folder)
+    seen = []
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+
+        def counted(model, *a, **k):                       # how many warnings when training starts
+            seen.append([str(w.message) for w in rec if issubclass(w.category, CacheWarning)])
+            return train(model, *a, **k)
+
+        monkeypatch.setattr(run_mod, "train", counted)
+        res = run_ensemble(tiny(g=(0.0,), seeds=(0,), epochs=3), cache=folder, threads=1)
+    assert len(seen) == 1 and len(seen[0]) == 1 and "not writable" in seen[0][0]
+    assert res.n_trained == 1 and list(folder.iterdir()) == []
+    cache = ResultCache(folder, read_only=True)
+    assert cache.check() is False and cache.save(run_mod.split_result(res, list(res.networks))[0]) is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_chmod_read_only_folder_is_read_not_written(cached):
+    cfg, res, cache = cached
+    cache.path(cfg.networks()[0].key).write_bytes(b"garbage")
+    for p in (cache.root / "networks", cache.root):
+        p.chmod(0o555)
+    try:
+        with pytest.warns(CacheWarning, match="not writable"):
+            again = run_ensemble(cfg, cache=cache.root, threads=1)
+        assert again.from_cache.tolist() == [False, True]
+    finally:
+        for p in (cache.root, cache.root / "networks"):
+            p.chmod(0o755)
+
+
+def test_cache_that_is_a_file_is_refused_before_training(tmp_path, monkeypatch):
+    events = []
+    _counting_train(monkeypatch, events)
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        run_ensemble(tiny(g=(0.0,), seeds=(0,), epochs=3), cache=f, threads=1)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "networks").write_text("x")
+    from lrbook.experiments import sweep
+    with pytest.raises(ValueError, match="networks is a file"):
+        sweep(tiny(g=(0.0,), seeds=(0,), epochs=3), cache=tmp_path / "c", progress=False)
+    assert events == []
+
+
+def test_empty_cache_path_is_refused(tmp_path, monkeypatch):
+    """Item 6: "" would silently mean the current folder."""
+    from lrbook.experiments import sweep
+    monkeypatch.chdir(tmp_path)
+    for bad in ("", "  "):
+        with pytest.raises(ValueError, match="folder must be a non-empty path"):
+            ResultCache(bad)
+        with pytest.raises(ValueError, match="cache must be a non-empty folder path"):
+            run_ensemble(tiny(), cache=bad)
+        with pytest.raises(ValueError, match="cache must be a non-empty folder path"):
+            sweep(tiny(), cache=bad, progress=False)
+    with pytest.raises(TypeError, match="folder must be a path"):
+        ResultCache(3)
+    assert list(tmp_path.iterdir()) == []

@@ -177,3 +177,117 @@ def test_console_script_json_and_errors(script):
                                                "an integer >= 1; got -3"]
     v = subprocess.run([script, "--version"], capture_output=True, text=True, env=_env(), timeout=300)
     assert v.returncode == 0 and v.stdout.strip() == f"lrbook {lrbook.__version__}"
+
+
+# --------------------------------------------------------------------------- issue 20: refused before training
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if anything is trained."""
+    import lrbook.training
+    from lrbook.experiments import run as run_mod
+
+    def forbidden(*a, **k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(lrbook.training, "train", forbidden)
+    monkeypatch.setattr(run_mod, "train", forbidden)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    # item 1: sizes, seeds and network counts beyond what the machine or the seeding accepts
+    (["train", "flipflop", "-N", "10000000", "--epochs", "1"], "--neurons=10000000"),
+    (["train", "flipflop", "-N", "16", "--epochs", "5", "--seed", "100000000000000000000000"],
+     "argument --seed: seed must be an integer >= 0 and <= 9223372036854775807"),
+    (["train", "romo", "-N", "16", "--epochs", "5", "--seeds", "100000000"],
+     "argument --seeds: seeds must be an integer >= 1 and <= 10000; got 100000000"),
+    (["train", "flipflop", "--g", "0", "1", "2", "--seeds", "5000"], "--g values x --seeds must be at most 10000"),
+    (["train", "flipflop", "-N", "16", "--epochs", "100000000000000"], "--epochs=100000000000000"),
+    (["train", "flipflop", "--seed", "9223372036854775807", "--seeds", "2"], "--seed + --seeds - 1"),
+    (["train", "flipflop", "--threads", "1000000000"], "threads must be an integer >= 1 and <= 1024"),
+    # item 3: finite in float64, not in float32
+    (["train", "flipflop", "--g", "1e308", "-N", "16", "--epochs", "2"], "g must be <= 3.403e+37"),
+    (["train", "fixedpoint", "--zhat", "1e308", "-N", "16", "--epochs", "2"],
+     "z_hat must be representable in float32"),
+    (["train", "flipflop", "--lr", "1e39"], "lr must be a finite number > 0 and <= 3.40282e+38"),
+    # item 6
+    (["sweep", "--cache", ""], "--cache must be a non-empty folder path; got ''"),
+    (["sweep", "--cache", "   "], "--cache must be a non-empty folder path"),
+    (["sweep", "--workers", "100000"], "--workers must be an integer <= 1024"),
+    (["sweep", "--max-ensemble", "100000"], "--max-ensemble must be an integer <= 10000"),
+])
+def test_bad_sizes_and_values_exit_2_before_training(capsys, no_training, argv, needle):
+    code, out, err = _run(capsys, argv)
+    assert code == 2, err
+    assert out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert needle in err
+
+
+def test_memory_error_says_how_much_is_needed_and_available(capsys, no_training):
+    code, _, err = _run(capsys, ["train", "flipflop", "-N", "10000000", "--epochs", "1"])
+    assert code == 2
+    assert "needs about" in err and "PiB of memory" in err and "is available on cpu" in err
+    assert "reduce --neurons" in err
+
+
+def test_dry_run_checks_everything_and_trains_nothing(capsys, no_training):
+    code, out, err = _run(capsys, ["train", "flipflop", "--g", "0", "0.5", "--seeds", "3", "--dry-run"])
+    assert code == 0, err
+    assert "6 networks of N=256" in out and "dry run: nothing trained" in out and "available" in out
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_tiny_networks_are_trained_and_analysed(capsys, n):
+    """Item 2: the analysis clips its ranks (and r_align) to what N allows."""
+    code, out, err = _run(capsys, ["train", "flipflop", "-N", str(n), "--epochs", "2", "--json", "--threads", "1"])
+    assert code == 0, err
+    (r,) = json.loads(out)
+    assert r["N"] == n and len(r["singular_values"]) == n and len(r["truncation_losses"]) == n + 1
+
+
+def test_sweep_help_says_what_an_interruption_loses(capsys):
+    """Item 7: resumption is per ensemble, and the help says so."""
+    code, out, _ = _run(capsys, ["sweep", "--help"])
+    assert code == 0
+    text = " ".join(out.split())
+    assert "loses at most the ensemble in progress" in text and "Exit codes" in text
+
+
+def test_sweep_with_a_diverging_network_exits_3_names_it_and_reruns_nothing(capsys, monkeypatch, tmp_path):
+    """Item 8: a linear network at g = 6 beside two healthy ones, through ``lrbook sweep``."""
+    from lrbook.experiments import EnsembleConfig, ResultCache
+    from lrbook.experiments import cli as sweep_cli
+    from lrbook.experiments import run as run_mod
+    from lrbook.training import train
+
+    calls = []
+
+    def counted(model, *a, **k):
+        calls.append(model.K)
+        return train(model, *a, **k)
+
+    monkeypatch.setattr(run_mod, "train", counted)
+    cfg = EnsembleConfig("flipflop", N=16, g=(0.0, 0.5, 6.0), seeds=(0,), epochs=3, phi="linear")
+    monkeypatch.setitem(sweep_cli.PRESETS, "diverge", lambda scale, tasks=None: {"flipflop": cfg})
+    argv = ["sweep", "--preset", "diverge", "--cache", str(tmp_path), "--no-progress"]
+    code, out, err = _run(capsys, argv)
+    assert code == cli.EXIT_DIVERGED == 3 and calls == [3]
+    assert "3 networks, 3 trained" in out and "1 diverged" in out
+    assert err.strip().splitlines() == ["lrbook sweep: diverged: flipflop N=16 g=6 seed=0: diverged at epoch 0 "
+                                        "(stored as diverged; try a smaller g or lr)"]
+    assert len(ResultCache(tmp_path).keys()) == 3                # the healthy ones and the diverged one
+    code, out, err = _run(capsys, [*argv, "--json"])             # a rerun trains nothing, reports again
+    assert code == 3 and calls == [3]
+    report = json.loads(out)
+    assert report["n_trained"] == 0 and report["n_cached"] == 3 and report["n_diverged"] == 1
+    (bad,) = [n for n in report["networks"] if n["diverged_epoch"] >= 0]
+    assert bad["g"] == 6.0 and report["diverged"] == [bad["key"]] and "g=6 seed=0" in err
+
+
+def test_sweep_cache_that_is_a_file_exits_2_before_training(capsys, no_training, tmp_path):
+    """Item 5 through the CLI: an unusable cache is found before anything is trained."""
+    f = tmp_path / "file"
+    f.write_text("not a folder")
+    code, out, err = _run(capsys, ["sweep", "--scale", "ci", "--tasks", "flipflop", "--cache", str(f),
+                                   "--no-progress"])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "is a file, not a folder" in err

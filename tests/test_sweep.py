@@ -122,3 +122,66 @@ def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path, sig):
                          cache=False, threads=1)
     np.testing.assert_array_equal(finished[first.key].result.W, clean.W)
 
+
+
+# --------------------------------------------------------------------------- issue 20
+def _diverging(epochs=3):
+    """A linear network at g = 6 (it blows up at once) beside two healthy ones."""
+    return EnsembleConfig("flipflop", N=16, g=(0.0, 0.5, 6.0), seeds=(0,), epochs=epochs, phi="linear")
+
+
+def test_diverging_network_never_takes_the_healthy_ones_down(tmp_path, monkeypatch):
+    """Item 8 through the API: run_ensemble and sweep."""
+    from lrbook.experiments import DivergenceWarning
+
+    calls = []
+
+    def counted(model, *a, **kw):
+        calls.append(model.K)
+        return train(model, *a, **kw)
+
+    monkeypatch.setattr(run_mod, "train", counted)
+    cfg = _diverging()
+    with pytest.warns(DivergenceWarning, match=r"1 of 3 networks diverged .*g=6 seed=0: diverged at epoch 0"):
+        res = run_ensemble(cfg, cache=tmp_path / "a", threads=1)
+    assert calls == [3] and res.diverged.tolist() == [False, False, True]
+    assert np.isfinite(res.loss[:, :2]).all() and np.isfinite(res.W).all()       # last finite weights
+    np.testing.assert_array_equal(res.W[2], res.W0[2])                           # it diverged at epoch 0
+    assert len(ResultCache(tmp_path / "a").keys()) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                           # a rerun: silent, no training
+        again = run_ensemble(cfg, cache=tmp_path / "a", threads=1)
+    assert calls == [3] and again.from_cache.all() and again.diverged_epoch.tolist() == [-1, -1, 0]
+    assert_same_arrays(again, res)
+    # the same through sweep, in another cache
+    with pytest.warns(DivergenceWarning, match="g=6 seed=0"):
+        s = sweep(cfg, cache=tmp_path / "b", progress=False, threads=1)
+    assert calls == [3, 3] and s.n_trained == 3 and s.n_diverged == 1
+    assert [d["g"] for d in s.diverged] == [6.0] and s.diverged_report() == [
+        "flipflop N=16 g=6 seed=0: diverged at epoch 0"]
+    s2 = sweep(cfg, cache=tmp_path / "b", progress=False)
+    assert calls == [3, 3] and s2.n_cached == 3 and s2.n_diverged == 1 and s2.to_dict()["diverged"] == [
+        cfg.networks()[2].key]
+
+
+def test_sweep_checks_memory_of_its_largest_ensemble_before_training(tmp_path, monkeypatch):
+    from lrbook import _memory
+
+    monkeypatch.setattr(_memory, "available_bytes", lambda device="cpu": 10 ** 6)    # a 1 MB machine
+    with pytest.raises(ValueError, match=r"max_ensemble \(networks per ensemble\)=4, .*needs about "
+                                         r".*976.6 KiB is available"):
+        sweep(tiny(), cache=tmp_path, progress=False)
+    assert ResultCache(tmp_path).keys() == []
+
+
+def test_readme_says_what_a_killed_sweep_keeps():
+    """Item 7: the resumption is per ensemble (networks of an ensemble finish together)."""
+    import importlib
+    from pathlib import Path
+
+    sweep_mod = importlib.import_module("lrbook.experiments.sweep")
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert "resumes where it stopped" not in readme
+    assert "loses at most the ensemble in progress" in readme
+    assert "The unit of resumption is the group, not the network" in " ".join(sweep_mod.__doc__.split())

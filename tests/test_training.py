@@ -147,3 +147,107 @@ def test_noise_is_seeded():
     c = train(model_for(task, 16, g=[0.5], seeds=[0]), task, 5)
     np.testing.assert_array_equal(a.loss, b.loss)
     assert not np.allclose(a.loss[1:], c.loss[1:])
+
+
+# --------------------------------------------------------------------------- issue 20: input at the boundary
+def test_sizes_beyond_memory_are_refused_before_allocating():
+    """Item 1: the memory of a run is known from (N, K, B, T, dtype, epochs) and checked first."""
+    with pytest.raises(ValueError, match=r"N=10000000, K=1: the run needs about .* of memory .* is "
+                                         r"available .* reduce N"):
+        model_for(FlipFlop(), 10_000_000)
+    task = FlipFlop()
+    m = model_for(task, 8)
+    with pytest.raises(ValueError, match=r"epochs=10{15}.* needs about .*available"):
+        train(m, task, 10 ** 15)
+    with pytest.raises(ValueError, match=r"batch_size=10{10}.* needs about .*available"):
+        train(m, task, 1, batch_size=10 ** 10)
+    with pytest.raises(ValueError, match=r"batch_size=10{12}.*available"):
+        task.batch(10 ** 12, rng=0)
+    assert np.array_equal(m.W.numpy(), model_for(task, 8).W.numpy())     # untouched
+
+
+def test_seeds_and_network_count_are_bounded():
+    """Item 1: seeds fit numpy/torch seeding (int64), ensembles have at most MAX_NETWORKS networks."""
+    from lrbook._validate import MAX_NETWORKS, MAX_SEED
+
+    assert model_for(FlipFlop(), 4, seeds=MAX_SEED).seeds.tolist() == [MAX_SEED]
+    with pytest.raises(ValueError, match=r"seeds\[0\] must be an integer <= 2\*\*63 - 1 = 9223372036854775807 "
+                                         r".*; got 10{23}"):
+        model_for(FlipFlop(), 4, seeds=10 ** 23)
+    with pytest.raises(ValueError, match=f"seeds must have at most {MAX_NETWORKS} entries"):
+        model_for(FlipFlop(), 4, seeds=range(MAX_NETWORKS + 1))
+    with pytest.raises(ValueError, match=f"g must have at most {MAX_NETWORKS} entries"):
+        model_for(FlipFlop(), 4, g=np.zeros(MAX_NETWORKS + 1))
+    with pytest.raises(ValueError, match="threads must be an integer in 1..1024"):
+        train(model_for(FlipFlop(), 4), FlipFlop(), 1, threads=10 ** 9)
+
+
+def test_values_the_training_dtype_cannot_hold_are_bad_input_not_divergence():
+    """Item 3: finite in float64 but inf in float32 (g, z_hat, lr), or NaN in a batch: ValueError."""
+    with pytest.raises(ValueError, match=r"g=1e\+308 is not representable in float32"):
+        model_for(FlipFlop(), 8, g=1e308)
+    assert np.isfinite(model_for(FlipFlop(), 8, g=1e300, dtype=torch.float64).W.numpy()).all()
+    with pytest.raises(ValueError, match="z_hat must be representable in float32"):
+        FixedPoint(z_hat=1e308)
+    task = FlipFlop()
+    m = model_for(task, 8)
+    with pytest.raises(ValueError, match=r"lr\[0\] must be .*<= 3.40282.*got 1e\+39"):
+        train(m, task, 1, lr=1e39)
+    u, target, mask = task.batch(2, rng=0)
+    u[0, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="u must hold finite values"):
+        m.loss(u, target, mask)
+    with pytest.raises(ValueError, match="target must hold finite values"):
+        m.loss(task.batch(2, rng=0).u, np.full_like(target, 1e300, dtype=np.float64), mask)
+
+    class NaNTrials(FlipFlop):                         # a user's task whose trials hold a NaN
+        def _generate(self, B, rng):
+            b = super()._generate(B, rng)
+            b.u[0, 0, 0] = np.nan
+            return b
+
+    with pytest.raises(ValueError, match=r"task flipflop produced trials whose u holds 1 NaN/inf"):
+        train(model_for(NaNTrials(), 8), NaNTrials(), 2)
+
+
+def test_stop_returns_the_last_finite_weights_when_the_weights_overflow():
+    """Item 4: an SGD step that takes the weights (not only the loss) to inf is undone."""
+    task = FixedPoint(z_hat=100.0, t_max=10.0)
+    m = model_for(task, 8, g=[0.5, 0.5], seeds=[0, 1])
+    W0 = m.W.clone()
+    r = train(m, task, 3, lr=[1e-4, 1e37], optimizer="sgd", on_divergence="stop")
+    assert r.diverged_epoch.tolist() == [-1, 0]
+    assert np.isfinite(r.W).all() and np.isfinite(m.W.numpy()).all()
+    np.testing.assert_array_equal(r.W[1], W0[1].numpy())          # the weights before the bad step
+    assert np.isfinite(r.loss[0, 1]) and np.isnan(r.loss[1:, 1]).all()
+    assert r.final_loss[1] == r.loss[0, 1]                          # the loss of the returned weights
+    assert np.isfinite(r.loss[:, 0]).all() and not np.array_equal(r.W[0], W0[0].numpy())
+    # with "raise" the model also keeps its last finite weights
+    m2 = model_for(task, 8, g=[0.5], seeds=[1])
+    with pytest.raises(TrainingDivergedError, match="epoch 0 in network 0 .*the updated weights"):
+        train(m2, task, 3, lr=1e37, optimizer="sgd")
+    assert np.isfinite(m2.W.numpy()).all()
+
+
+@pytest.mark.parametrize("call, exc, needle", [
+    (lambda: model_for(None, 8), TypeError, "task must be an lrbook Task (FlipFlop, ContextIntegration"),
+    (lambda: train(model_for(FlipFlop(), 4), "flipflop", 1), TypeError, "make_task(name) with name one of"),
+    (lambda: model_for(FlipFlop(), 8, device="nope"), ValueError, "device must be one of 'cpu', 'cuda'"),
+    (lambda: model_for(FlipFlop(), 8, device=3), TypeError, "device must be a device name"),
+    (lambda: model_for(FlipFlop(), 8, dtype=torch.int64), ValueError,
+     "dtype must be one of torch.float32, torch.float64 (a floating-point training dtype); got torch.int64"),
+    (lambda: model_for(FlipFlop(), 8, dtype=torch.complex64), ValueError, "dtype must be one of torch.float32"),
+    (lambda: RNN.create(8, 1, 1, dtype="int32"), ValueError, "dtype must be one of torch.float32"),
+])
+def test_errors_name_the_parameter_and_the_allowed_values(call, exc, needle):
+    """Item 9."""
+    with pytest.raises(exc) as info:
+        call()
+    assert needle in str(info.value)
+
+
+def test_float64_and_named_dtypes_still_work():
+    m = model_for(FlipFlop(), 8, dtype="float64")
+    assert m.W.dtype == torch.float64
+    r = train(m, FlipFlop(), 2)
+    assert np.isfinite(r.loss).all()

@@ -357,9 +357,14 @@ class ResultCache:
             try:
                 self._ensure()
                 probe = self.networks / f".probe.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-                with open(probe, "xb"):
-                    pass
-                probe.unlink()
+                try:
+                    with open(probe, "xb"):
+                        pass
+                finally:                                 # also when interrupted: leave nothing behind
+                    try:
+                        probe.unlink()
+                    except FileNotFoundError:
+                        pass
             except OSError as exc:
                 problem = f"{type(exc).__name__}: {exc.strerror or exc}"
         if problem is not None:
