@@ -31,6 +31,7 @@ from . import _memory
 from . import _validate as V
 from ._version import __version__
 from .engine import PHIS
+from .cli_dynamics import add_fixed_points_command, add_times_command
 from .experiments.cli import add_parser as add_sweep_command
 from .tasks import TASKS, Task
 
@@ -378,7 +379,8 @@ def format_table(records: Sequence[dict]) -> str:
 
 # --------------------------------------------------------------------------- main
 #: Sub-command registration functions (one per command).
-COMMANDS: list[Callable] = [add_train_command, add_sweep_command]
+COMMANDS: list[Callable] = [add_train_command, add_sweep_command, add_fixed_points_command,
+                            add_times_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ RANK = {
     "tasks": 1, "engine": 1, "models": 1, "training": 1,
     "analysis": 2, "theory": 2, "dynamics": 2,
     "experiments": 3, "nlp": 3, "beyond": 3,
-    "plotting": 4, "cli": 4,
+    "plotting": 4, "cli": 4, "cli_dynamics": 4,
 }
 
 
