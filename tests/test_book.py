@@ -99,7 +99,10 @@ def test_colab_install_cell_first(page: Path):
     cell = code[0]
     src = cell.source
     assert src.startswith("# NBVAL_SKIP"), "the Colab cell must be skipped by nbval"
-    assert "hide-output" in cell.metadata.get("tags", []), "the Colab cell is tagged hide-output"
+    assert "remove-cell" in cell.metadata.get("tags", []), \
+        "the Colab cell is tagged remove-cell (kept in the notebook, not shown on the page)"
+    assert "raise SystemExit" in src and "make repo URL=" in src, \
+        "a failed install stops the notebook with one line naming the URL and how a fork sets its own"
     assert 'if "google.colab" in sys.modules:' in src, "installs only on Colab"
     urls = re.findall(r"git\+https?://[^\s\"']+", src)
     assert urls == [colab_url()], (

@@ -163,6 +163,9 @@ def test_page_renders(page, site, docname):
             "() => Array.from(document.scripts).map(s => s.src).filter(s => /tex-svg/.test(s))")
         assert mathjax_src and all(s.startswith(site) for s in mathjax_src), \
             f"{docname}: MathJax must come from the site itself, got {mathjax_src}"
+    visible = page.locator("main").inner_text()
+    for plumbing in ("google.colab", "NBVAL_SKIP"):
+        assert plumbing not in visible, f"{docname}: the Colab install cell is visible ({plumbing!r})"
     text = page.evaluate(TEXT_WITHOUT_CODE)
     for raw in ("$$", "\\(", "\\[", "\\begin{"):
         assert raw not in text, f"{docname}: raw TeX {raw!r} in the rendered page"
