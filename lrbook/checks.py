@@ -16,7 +16,7 @@ This module imports only numpy: it is safe to use from any chapter.
 
 Examples
 --------
->>> ck = Checks("03_low_rank", scale="ci")
+>>> ck = Checks("04_low_rank", scale="ci")
 >>> ck.check("rank-g0", "the functional rank is 2 at g = 0", [2, 2], between=(1, 3))
 >>> ck.check("small-change", "||dW|| is below 0.3 ||W0||", 0.12, lt=0.3)
 >>> [c.passed for c in ck]
@@ -171,12 +171,12 @@ class Table:
 class Checks:
     """The named checks of one chapter.
 
-    See :doc:`/book/03_low_rank` (every chapter ends with the table of its checks).
+    See :doc:`/book/04_low_rank` (every chapter ends with the table of its checks).
 
     Parameters
     ----------
     chapter : str
-        the chapter's name, e.g. ``"03_low_rank"``.
+        the chapter's name, e.g. ``"04_low_rank"``.
     scale : str, optional
         the scale the chapter runs at (default: :func:`lrbook.config.get_scale`).
     """

@@ -12,8 +12,8 @@ append it to :data:`COMMANDS`. Reuse :func:`add_network_arguments` and
 :func:`task_from_args` for the shared options.
 
 The analyses printed are explained in the chapters :doc:`/book/02_training`
-(convergence), :doc:`/book/03_low_rank` (singular values, truncation, functional
-rank) and :doc:`/book/04_randomness` (norm of dW, shuffle test).
+(convergence), :doc:`/book/04_low_rank` (singular values, truncation, functional
+rank) and :doc:`/book/05_randomness` (norm of dW, shuffle test).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ networks is one batched matrix product. The backward pass is written by hand
 
 The nonlinearity :math:`\phi` is one of :data:`PHIS`: the paper's tanh (nonlinear
 networks) and identity (linear networks), and relu and softplus (used in
-:doc:`/book/10_beyond`). The backward pass needs :math:`\phi'(x_t)`, which for each of
+:doc:`/book/13_beyond`). The backward pass needs :math:`\phi'(x_t)`, which for each of
 them is a function of the stored rate :math:`r_t = \phi(x_t)` alone
 (:func:`dphi_from_rate`), so only the rates are kept.
 
@@ -49,7 +49,7 @@ def phi_fn(phi: str, x: torch.Tensor) -> torch.Tensor:
         \tanh(x), \quad x, \quad \max(x, 0), \quad \log(1 + e^x)
 
     for ``phi`` = tanh, linear, relu, softplus. Differentiable (autograd); the engine's
-    own loop computes tanh as :math:`2\sigma(2x) - 1` instead. See :doc:`/book/10_beyond`.
+    own loop computes tanh as :math:`2\sigma(2x) - 1` instead. See :doc:`/book/13_beyond`.
 
     Parameters
     ----------
@@ -78,7 +78,7 @@ def dphi_from_rate(phi: str, r: torch.Tensor, out: torch.Tensor | None = None) -
         \tanh' = 1 - r^2, \quad \mathrm{id}' = 1, \quad \mathrm{relu}' = [r > 0], \quad
         \mathrm{softplus}' = \sigma(x) = 1 - e^{-r}.
 
-    (relu's derivative at the kink :math:`x = 0` is taken as 0.) See :doc:`/book/10_beyond`.
+    (relu's derivative at the kink :math:`x = 0` is taken as 0.) See :doc:`/book/13_beyond`.
 
     Parameters
     ----------

@@ -122,7 +122,7 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
     - cosine (SGD): 0.2, 0.15, 0.05 at g = 0, 0.4, 0.8, linear in between and
       constant outside [0, 0.8].
 
-    See :doc:`/book/05_scaling` (why :math:`0.05/N`).
+    See :doc:`/book/06_scaling` (why :math:`0.05/N`).
 
     Parameters
     ----------
@@ -216,7 +216,7 @@ class TrainResult:
     Epochs after a network diverged hold NaN in ``loss`` and ``grad_norm``; when
     every network diverged the loop stopped early and later rows are NaN. The loss
     curves are shown in :doc:`/book/02_training`, ``dW`` is analysed in
-    :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ torch tensors). Results are dataclasses with ``to_dict()``.
   :func:`report_from_result`.
 - :mod:`~lrbook.analysis.adapters`: weights of ``torch.nn.RNN/GRU/LSTM`` per gate.
 
-Chapters: :doc:`/book/03_low_rank`, :doc:`/book/04_randomness`, :doc:`/book/12_own_network`.
+Chapters: :doc:`/book/04_low_rank`, :doc:`/book/05_randomness`, :doc:`/book/15_own_network`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ loss function with :func:`module_loss_fn`. The input vectors of a gate are the
 With ``proj_size > 0`` an LSTM's recurrent blocks are ``(H, proj_size)``, not
 square, and :func:`~lrbook.analysis.analyse` rejects them.
 
-The chapters :doc:`/book/11_sentiment` and :doc:`/book/12_own_network` use these.
+The chapters :doc:`/book/14_sentiment` and :doc:`/book/15_own_network` use these.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _check_module(module: Any) -> str:
 def gate_names(module: torch.nn.RNNBase) -> tuple[str, ...]:
     """Gate names of ``module`` in PyTorch's stacking order.
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -97,7 +97,7 @@ def _key(prefix: str, gate: str) -> str:
 def split_gates(module: torch.nn.RNNBase, param: str = "weight_hh") -> dict[str, np.ndarray]:
     """Blocks of a stacked parameter of every layer, by gate, as float64 numpy copies.
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -139,7 +139,7 @@ def recurrent_weights(module: torch.nn.RNNBase) -> dict[str, np.ndarray]:
     Take one snapshot before and one after training and pass each pair of blocks to
     :func:`~lrbook.analysis.analyse` (or both snapshots to :func:`analyse_gates`).
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def recurrent_weights(module: torch.nn.RNNBase) -> dict[str, np.ndarray]:
 def input_weights(module: torch.nn.RNNBase) -> dict[str, np.ndarray]:
     """Input matrices of every layer and gate (``weight_ih`` blocks, columns = input vectors).
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ def _locate(module: torch.nn.RNNBase, key: str, param: str) -> tuple[torch.nn.Pa
 def set_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any, param: str = "weight_hh") -> None:
     """Write the block ``key`` (e.g. ``"l0.g"``) of ``module`` in place (no gradient is recorded).
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -229,7 +229,7 @@ def with_recurrent_weight(module: torch.nn.RNNBase, key: str, W: Any,
                           param: str = "weight_hh") -> torch.nn.RNNBase:
     """A deep copy of ``module`` with the block ``key`` replaced by ``W`` (``module`` is unchanged).
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -255,7 +255,7 @@ def module_loss_fn(model: torch.nn.Module, rnn: torch.nn.RNNBase, key: str,
                    evaluate: Callable[[torch.nn.Module], float]) -> Callable[[Any], float]:
     """A ``loss_fn(W)`` for :func:`~lrbook.analysis.analyse` from an evaluation of the whole model.
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -306,7 +306,7 @@ def analyse_gates(before: Mapping[str, Any], after: Mapping[str, Any],
                   **kwargs: Any) -> dict[str, Report]:
     """:func:`~lrbook.analysis.analyse` for every block of two :func:`recurrent_weights` snapshots.
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------

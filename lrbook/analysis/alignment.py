@@ -3,7 +3,7 @@ r"""Where does the learned change point? Alignment of :math:`\Delta W` with the 
 Write :math:`\Delta W = \sum_r s_r u_r v_r^\top`. The right vectors :math:`v_r`
 are the directions of activity that :math:`\Delta W` *reads*, the left vectors
 :math:`u_r` the directions it *writes*. For the linear theory of the paper
-(:doc:`/book/04_randomness`) the gradient is
+(:doc:`/book/05_randomness`) the gradient is
 :math:`-(\hat z - z)\, a b^\top` with :math:`b = (1 - W)^{-1} m = m + W m + \dots`
 and :math:`a \propto (1 - W)^{-\top} w = w + W^\top w + \dots`: the change reads
 along the input vector ``m`` and its images :math:`W_0 m`, and writes along the
@@ -32,7 +32,7 @@ from ._arrays import jsonable, matrices, to_numpy
 class Alignment:
     r"""Alignment of the top singular vectors of :math:`\Delta W` with reference vectors.
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Attributes
     ----------
@@ -97,7 +97,7 @@ def alignment(dW: Any, *, W_in: Any = None, W_out: Any = None, W0: Any = None, r
 
     .. math:: \mathrm{left}_{ij} = |u_i^\top \hat x_j|, \qquad \mathrm{right}_{ij} = |v_i^\top \hat x_j| .
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Parameters
     ----------

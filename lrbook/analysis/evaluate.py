@@ -9,7 +9,7 @@ independent of the training trials (stream ``STREAM_DATA``). Deterministic tasks
 Many candidate matrices (truncations, shuffles) of many networks are evaluated
 together as one large ensemble (:meth:`lrbook.models.RNN.with_weights` and
 :meth:`lrbook.models.RNN.loss`), split into chunks that fit in ``max_bytes`` of
-memory. See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+memory. See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ MAX_BYTES = 256 * 2 ** 20
 def eval_batch(task: Task, seeds: int | Sequence[int] | np.ndarray, batch_size: int = EVAL_BATCH) -> Batch:
     """The test trials of each network, stacked.
 
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def losses(model: RNN, task: Task, W: Any = None, *, batch: Batch | None = None,
            batch_size: int = EVAL_BATCH, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Test loss of each network of ``model`` with (optionally) replaced recurrent weights.
 
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -163,7 +163,7 @@ def _truncated(W0: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray, R: 
 class Evaluation:
     r"""Test-batch evaluation of trained networks (:func:`evaluate_result`).
 
-    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
+    See :doc:`/book/04_low_rank` (truncation) and :doc:`/book/05_randomness` (shuffle).
 
     Attributes
     ----------
@@ -229,7 +229,7 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
                     max_bytes: int = MAX_BYTES) -> Evaluation:
     r"""Truncation curve, shuffle test and test-batch L0 of trained networks, in one batched pass.
 
-    See :doc:`/book/03_low_rank` (truncation) and :doc:`/book/04_randomness` (shuffle).
+    See :doc:`/book/04_low_rank` (truncation) and :doc:`/book/05_randomness` (shuffle).
 
     Parameters
     ----------
@@ -297,7 +297,7 @@ def truncation_losses(result: TrainResult, task: Task, ranks: Iterable[int] = DE
 
     Use :func:`lrbook.analysis.functional_rank` on the result (ranks must contain 0),
     or :func:`evaluate_result`, which also returns it.
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -327,7 +327,7 @@ def shuffle_losses(result: TrainResult, task: Task, n_shuffles: int = 1, *,
 
     .. math:: \rho_k = \big\langle L\big(\pi(W_0) + \Delta W\big) \big\rangle_\pi \big/ L_0
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Parameters
     ----------

@@ -1,14 +1,14 @@
 r"""Scalar measures of a connectivity change and of a learning curve.
 
 - :func:`norm_dW`: Frobenius norm :math:`\|\Delta W\|_F` (O(1) although
-  :math:`\|W_0\|_F \approx g\sqrt N`, claim 2 of the paper; :doc:`/book/04_randomness`).
+  :math:`\|W_0\|_F \approx g\sqrt N`, claim 2 of the paper; :doc:`/book/05_randomness`).
 - :func:`convergence_epoch`: first epoch with loss below 5 % of the initial loss
   (:doc:`/book/02_training`).
 - effective ranks of :math:`\Delta W` from its singular values: :func:`top_fraction`,
   :func:`participation_ratio`, :func:`entropy_rank`, :func:`stable_rank`,
-  :func:`rank_for_fraction` (:doc:`/book/03_low_rank`).
+  :func:`rank_for_fraction` (:doc:`/book/04_low_rank`).
 - :func:`loglog_slope`: exponent of a power law fitted in log-log, e.g. of
-  :math:`\|\Delta W\|_F` against :math:`N` (:doc:`/book/05_scaling`).
+  :math:`\|\Delta W\|_F` against :math:`N` (:doc:`/book/06_scaling`).
 
 Functions of singular values take ``s`` of shape (..., n) (descending or not) and
 reduce the last axis.
@@ -32,8 +32,8 @@ def norm_dW(W0: Any, W: Any) -> np.ndarray | float:
 
     .. math:: \|\Delta W\|_F = \Big(\sum_{ij} \Delta W_{ij}^2\Big)^{1/2}
 
-    See :doc:`/book/04_randomness` (a small change to a large matrix) and
-    :doc:`/book/05_scaling`.
+    See :doc:`/book/05_randomness` (a small change to a large matrix) and
+    :doc:`/book/06_scaling`.
 
     Parameters
     ----------
@@ -56,7 +56,7 @@ def convergence_epoch(loss: Any, *, threshold: float = THRESHOLD, L0: Any = None
     .. math:: e^* = \min\{e : L_e < \theta\, L_0\}, \qquad \theta = 0.05
 
     See :doc:`/book/02_training` (random connectivity accelerates learning) and
-    :doc:`/book/05_scaling`.
+    :doc:`/book/06_scaling`.
 
     Parameters
     ----------
@@ -108,7 +108,7 @@ def top_fraction(s: Any, r: int | None = None) -> np.ndarray:
 
     .. math:: f_r = \sum_{i \le r} s_i^2 \Big/ \sum_i s_i^2
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -140,7 +140,7 @@ def rank_for_fraction(s: Any, fraction: float = 0.99) -> np.ndarray | int:
 
     (with a relative tolerance of 1e-12 on ``fraction``).
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -169,7 +169,7 @@ def participation_ratio(s: Any) -> np.ndarray | float:
     It is 1 for a rank-1 matrix, r for r equal singular values, N for an
     orthogonal matrix, and 0 (by convention) for a zero matrix.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -195,7 +195,7 @@ def entropy_rank(s: Any) -> np.ndarray | float:
 
     Between 1 (rank 1) and the number of non-zero singular values; 0 for a zero matrix.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ def stable_rank(s: Any) -> np.ndarray | float:
 
     Between 1 and the rank; 0 for a zero matrix.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -248,7 +248,7 @@ def loglog_slope(x: Any, y: Any) -> np.ndarray | float:
 
     For an exact power law :math:`y = c\,x^a` it returns :math:`a`. Used to tell
     :math:`\|\Delta W\|_F = O(1)` (slope 0) from growth like :math:`\sqrt N` (slope 1/2)
-    in :doc:`/book/05_scaling`.
+    in :doc:`/book/06_scaling`.
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ optionally a function that returns the loss of the network for a recurrent matri
 The report holds everything the book measures on lrbook's own networks:
 the singular values of :math:`\Delta W` (and during training, from snapshots), effective
 ranks, spectra, the truncation curve and functional rank, the shuffle test and the
-alignment with the input/output vectors. The chapter :doc:`/book/12_own_network`
+alignment with the input/output vectors. The chapter :doc:`/book/15_own_network`
 walks through it for a network trained outside lrbook; :func:`report_from_result`
 does the same for a :class:`lrbook.training.TrainResult`.
 """
@@ -45,8 +45,8 @@ TOP = 10
 class Report:
     r"""Analysis of one recurrent matrix before and after training (see :func:`analyse`).
 
-    See :doc:`/book/12_own_network` (and :doc:`/book/03_low_rank`,
-    :doc:`/book/04_randomness` for the quantities).
+    See :doc:`/book/15_own_network` (and :doc:`/book/04_low_rank`,
+    :doc:`/book/05_randomness` for the quantities).
 
     Attributes
     ----------
@@ -258,7 +258,7 @@ def analyse(W0: Any, W: Any, loss_fn: Callable[[Any], float] | None = None, *,
             r_align: int | None = None, name: str | None = None, meta: dict | None = None) -> Report:
     r"""Analyse the change of any recurrent matrix: bring your own weights.
 
-    See :doc:`/book/12_own_network`.
+    See :doc:`/book/15_own_network`.
 
     Parameters
     ----------
@@ -379,7 +379,7 @@ def reports_from_result(result: TrainResult, task: Task, networks: Iterable[int]
     trained ``W_in``, ``W_out``; ``L0`` is the initial network's loss on the same test batch
     and ``L0_train`` / ``convergence_epoch`` come from the training curve.
 
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -458,8 +458,8 @@ def report_from_result(result: TrainResult, task: Task, k: int = 0, **kwargs: An
     losses (truncation curve, functional rank, shuffle test, ``L0``) plus the
     training curve, snapshots and alignment of that network.
 
-    See :doc:`/book/03_low_rank`, :doc:`/book/04_randomness` and
-    :doc:`/book/12_own_network`.
+    See :doc:`/book/04_low_rank`, :doc:`/book/05_randomness` and
+    :doc:`/book/15_own_network`.
 
     Parameters
     ----------

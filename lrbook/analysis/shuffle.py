@@ -5,7 +5,7 @@ weights, hence the same ``g`` and the same spectral radius for large N) but
 destroys its relation to :math:`\Delta W`. If the loss of
 :math:`W_0^{\mathrm{shuffled}} + \Delta W` returns to the initial loss
 :math:`L_0`, the change was built *for* that :math:`W_0` (claim 3 of the paper,
-:doc:`/book/04_randomness`). The permutations come from the stream
+:doc:`/book/05_randomness`). The permutations come from the stream
 :data:`lrbook.models.STREAM_SHUFFLE` of the network's seed.
 
 The ratio has one definition, :func:`shuffle_ratio`, used by every caller
@@ -33,7 +33,7 @@ def shuffle_entries(W0: Any, seed: int | Sequence[int] | np.random.Generator = 0
                     ) -> np.ndarray:
     """Randomly permute all N*N entries of ``W0`` (each matrix of a stack separately).
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -93,7 +93,7 @@ def shuffle_ratio(shuffle_losses: Any, L0: Any) -> float | np.ndarray:
     their initial values) on the same test trials. Near 0: :math:`\Delta W` works on
     any random background; near 1: the network is back to where it started. This is
     the one definition of the ratio in lrbook and the book
-    (:doc:`/book/04_randomness`, :doc:`/book/12_own_network`).
+    (:doc:`/book/05_randomness`, :doc:`/book/15_own_network`).
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def shuffle_ratio(shuffle_losses: Any, L0: Any) -> float | np.ndarray:
 class ShuffleTest:
     r"""Result of :func:`shuffle_test` for one network.
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Attributes
     ----------
@@ -187,7 +187,7 @@ def shuffle_test(loss_fn: Callable[[Any], float], W0: Any, dW: Any, *, seed: int
 
     .. math:: \rho = \frac{L\big(\pi(W_0) + \Delta W\big)}{L_0}
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
 
     Parameters
     ----------

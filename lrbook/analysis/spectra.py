@@ -2,9 +2,9 @@ r"""Singular values and eigenvalues of the connectivity before, after and during
 
 The central object is the connectivity change :math:`\Delta W = W - W_0`. The
 paper's first claim is that its singular values :math:`s_1 \ge s_2 \ge \dots`
-have a few large values and a bulk of tiny ones (:doc:`/book/03_low_rank`), while
+have a few large values and a bulk of tiny ones (:doc:`/book/04_low_rank`), while
 :math:`W_0` itself is full rank with a circular eigenvalue bulk of radius ``g``
-(:doc:`/book/04_randomness`).
+(:doc:`/book/05_randomness`).
 
 Every function accepts one matrix (N, N) or a stack (K, N, N) (also (S, K, N, N)),
 as numpy arrays or torch tensors, and computes in float64.
@@ -23,7 +23,7 @@ from ._arrays import jsonable, matrices, same_shape
 def singular_values(A: Any) -> np.ndarray:
     """Singular values of a matrix or of each matrix of a stack, descending.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def singular_values(A: Any) -> np.ndarray:
 def dW_singular_values(W0: Any, W: Any) -> np.ndarray:
     r"""Singular values of :math:`\Delta W = W - W_0`, descending.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -65,7 +65,7 @@ def dW_singular_values(W0: Any, W: Any) -> np.ndarray:
 def singular_values_over_training(snapshots: Any, W0: Any | None = None) -> np.ndarray:
     r"""Singular values of :math:`W(t) - W_0` for every snapshot of training.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -95,7 +95,7 @@ def eigenvalues(A: Any) -> np.ndarray:
     Sorted by decreasing modulus :math:`|\lambda|` (ties by decreasing real part).
     For :math:`W_0 = g\chi` with :math:`\chi_{ij} \sim \mathcal N(0, 1/N)` they fill
     the disc of radius ``g`` uniformly for large N (the circular law);
-    see :doc:`/book/04_randomness`.
+    see :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -117,7 +117,7 @@ class Spectra:
 
     Leading axes (K,) when computed for a stack of K networks.
 
-    See :doc:`/book/03_low_rank` (singular values) and :doc:`/book/04_randomness`
+    See :doc:`/book/04_low_rank` (singular values) and :doc:`/book/05_randomness`
     (eigenvalues).
 
     Attributes
@@ -148,7 +148,7 @@ class Spectra:
 def spectra(W0: Any, W: Any) -> Spectra:
     r"""All spectra of one network (N, N) or of K networks (K, N, N).
 
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Parameters
     ----------

@@ -8,7 +8,7 @@ Keeping only the top R singular components of :math:`\Delta W`,
 
 and measuring the loss of the network with :math:`W_R` (trained ``W_in``, ``W_out``)
 shows how many dimensions of the change matter: the **functional rank** is the
-smallest R whose loss is below 5 % of the loss at R = 0 (:doc:`/book/03_low_rank`).
+smallest R whose loss is below 5 % of the loss at R = 0 (:doc:`/book/04_low_rank`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def ranks_for(ranks: Iterable[int], N: int) -> np.ndarray:
 def svd_truncate(dW: Any, R: int) -> np.ndarray:
     r"""Best rank-R approximation :math:`\mathrm{SVD}_R(\Delta W)` (Eckart–Young).
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -59,7 +59,7 @@ def svd_truncate(dW: Any, R: int) -> np.ndarray:
 def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
     r"""The truncated connectivity :math:`W_0 + \mathrm{SVD}_R(\Delta W)`.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -81,7 +81,7 @@ def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
 def truncations(W0: Any, dW: Any, ranks: Iterable[int] = DEFAULT_RANKS) -> np.ndarray:
     """:func:`truncate` at several ranks from one SVD.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -108,7 +108,7 @@ def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,
 
     .. math:: R^* = \min\{R : L(W_0 + \mathrm{SVD}_R(\Delta W)) < \theta\, L(W_0)\}
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def truncation_curve(loss_fn: Callable[[Any], float], W0: Any, dW: Any,
                      ranks: Iterable[int] = DEFAULT_RANKS) -> np.ndarray:
     r"""Loss of :math:`W_0 + \mathrm{SVD}_R(\Delta W)` for each R, one network.
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------

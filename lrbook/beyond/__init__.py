@@ -8,7 +8,7 @@ r"""Beyond the paper: other nonlinearities, frozen input/output weights, low-ran
 - :mod:`~lrbook.beyond.study`: the chapter's two studies, :func:`variant_study` and
   :func:`lowrank_study`, sized per scale.
 
-Chapter: :doc:`/book/10_beyond`.
+Chapter: :doc:`/book/13_beyond`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ The same measurements as :func:`lrbook.analysis.evaluate_result` — the test ba
 functional rank (smallest R with loss < 5 % of the loss at R = 0) — for networks of
 :func:`lrbook.beyond.train_variant`, whose nonlinearity may be relu or softplus.
 For tanh networks the numbers equal those of :func:`lrbook.analysis.evaluate_result`
-(tested). See the chapter :doc:`/book/10_beyond`.
+(tested). See the chapter :doc:`/book/13_beyond`.
 """
 
 from __future__ import annotations

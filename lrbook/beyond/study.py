@@ -1,4 +1,4 @@
-r"""The two studies of the chapter :doc:`/book/10_beyond`, sized per scale.
+r"""The two studies of the chapter :doc:`/book/13_beyond`, sized per scale.
 
 :func:`variant_study`
     the paper's three tasks trained with the paper's settings (tanh, ``W_in``, ``W``,

@@ -3,7 +3,7 @@ r"""Training variants of the paper's networks: other nonlinearities, and a low-r
 :func:`train_variant` trains an ensemble of K networks like :func:`lrbook.training.train`
 (same initialisation, same training trials from each network's seed, Adam with
 PyTorch's formula, the paper's learning rates), with two extensions used by the
-chapter :doc:`/book/10_beyond`:
+chapter :doc:`/book/13_beyond`:
 
 - ``phi`` may be any of :data:`lrbook.engine.PHIS` (tanh, linear, relu, softplus);
 - ``rank=R`` constrains the recurrent change to rank R from the first update:

@@ -8,7 +8,7 @@
 - :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor;
 - :func:`nonlinear_sweep`, :func:`nscaling_sweep`: the paper's sweeps per scale.
 
-Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 """
 
 from __future__ import annotations

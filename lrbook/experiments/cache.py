@@ -277,7 +277,7 @@ class ResultCache:
     """A folder of per-network results (see the module docstring for the layout).
 
     The chapter :doc:`/book/02_training` trains its networks once into the cache;
-    :doc:`/book/03_low_rank` and :doc:`/book/04_randomness` read them back.
+    :doc:`/book/04_low_rank` and :doc:`/book/05_randomness` read them back.
 
     Parameters
     ----------

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     ``distributed`` cluster when ``--workers > 1``) and prints a one-line summary, or
     a JSON report with ``--json``.
 
-    See :doc:`/book/05_scaling`.
+    See :doc:`/book/06_scaling`.
 
     Parameters
     ----------

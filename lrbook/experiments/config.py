@@ -11,7 +11,7 @@ configuration together with the lrbook version (:data:`lrbook.__version__`) and
 :data:`SCHEMA_VERSION`, so a new release of the code, or a new layout of the stored
 results, never reads an old result as its own.
 
-Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ class NetworkConfig:
 
     The networks of an :class:`EnsembleConfig` are NetworkConfigs; they are the
     unit of :func:`~lrbook.experiments.run_ensemble` and
-    :func:`~lrbook.experiments.sweep` (chapters :doc:`/book/04_randomness`,
-    :doc:`/book/05_scaling`).
+    :func:`~lrbook.experiments.sweep` (chapters :doc:`/book/05_randomness`,
+    :doc:`/book/06_scaling`).
     """
 
     task: str
@@ -289,8 +289,8 @@ class EnsembleConfig:
     the other parameters.
 
     Used (through :func:`~lrbook.experiments.run_ensemble`) by the chapters
-    :doc:`/book/02_training`, :doc:`/book/03_low_rank`, :doc:`/book/04_randomness`
-    and :doc:`/book/05_scaling`.
+    :doc:`/book/02_training`, :doc:`/book/04_low_rank`, :doc:`/book/05_randomness`
+    and :doc:`/book/06_scaling`.
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ a file failing a check is reported with a :class:`~lrbook.experiments.CacheWarni
 moved to ``corrupt/`` and recomputed. The functional rank is not stored: it is
 recomputed from the stored losses for the requested threshold.
 
-Used by the chapters :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+Used by the chapters :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def evaluate_cached(result: EnsembleResult, task: Task, *, ranks: Iterable[int] 
     Networks whose evaluation is missing are evaluated together in one batched pass
     and stored; the others are read back. The numbers are those of
     :func:`~lrbook.analysis.evaluate_result` on the whole ensemble (to float rounding of
-    the batched products). See :doc:`/book/03_low_rank`.
+    the batched products). See :doc:`/book/04_low_rank`.
 
     Parameters
     ----------
@@ -185,7 +185,7 @@ def cached_reports(result: EnsembleResult, task: Task, *, ranks: Iterable[int] =
                    batch_size: int = EVAL_BATCH, cache: Any = True) -> list[Report]:
     """:func:`lrbook.analysis.reports_from_result` with the evaluation of :func:`evaluate_cached`.
 
-    See :doc:`/book/03_low_rank` and :doc:`/book/04_randomness`.
+    See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
 
     Parameters
     ----------

@@ -22,7 +22,7 @@ At every scale the N-scaling sizes span at least a factor of 8, so that a log-lo
 fit can tell :math:`\|\Delta W\|_F = O(1)` (slope 0) from growth like
 :math:`\sqrt N` (slope 1/2).
 
-Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLI
                     **overrides: Any) -> dict[str, EnsembleConfig]:
     """The g sweep of Figure 2 for each task at ``scale``.
 
-    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank` and
-    :doc:`/book/04_randomness`.
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/04_low_rank` and
+    :doc:`/book/05_randomness`.
 
     Parameters
     ----------
@@ -151,7 +151,7 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLIN
                    **overrides: Any) -> dict[tuple[str, int], EnsembleConfig]:
     """The N-scaling supplement: each task at each N, g in {0, 0.9, 1.8}.
 
-    See :doc:`/book/05_scaling`.
+    See :doc:`/book/06_scaling`.
 
     Parameters
     ----------

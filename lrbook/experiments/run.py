@@ -1,6 +1,6 @@
 """Cached ensemble runs: train only the networks the cache lacks, in one ensemble.
 
-Used by the chapters :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class EnsembleResult(TrainResult):
     networks, whenever they were trained (each network is charged an equal share of
     its ensemble's time).
 
-    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank`,
-    :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/04_low_rank`,
+    :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 
     Attributes
     ----------
@@ -97,7 +97,7 @@ def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None
     """Stack per-network results (same task, N, epochs, training rule) into one.
 
     This is how :func:`run_ensemble` assembles its result (chapters
-    :doc:`/book/04_randomness`, :doc:`/book/05_scaling`).
+    :doc:`/book/05_randomness`, :doc:`/book/06_scaling`).
 
     Parameters
     ----------
@@ -186,7 +186,7 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
     as the ensemble finishes; an ensemble interrupted before that writes nothing.
 
     Called by :func:`run_ensemble` and :func:`~lrbook.experiments.sweep`
-    (:doc:`/book/05_scaling`).
+    (:doc:`/book/06_scaling`).
 
     Parameters
     ----------
@@ -256,8 +256,8 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
     :class:`DivergenceWarning` names it, and a second run reads all of them from the
     cache. The cache folder is checked before training (:meth:`ResultCache.check`).
 
-    Used by the chapters :doc:`/book/02_training`, :doc:`/book/03_low_rank`,
-    :doc:`/book/04_randomness` and :doc:`/book/05_scaling`.
+    Used by the chapters :doc:`/book/02_training`, :doc:`/book/04_low_rank`,
+    :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 
     Parameters
     ----------
@@ -306,7 +306,7 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
 def summaries(result: EnsembleResult) -> list[dict[str, Any]]:
     """One summary dict per network (see :meth:`NetworkResult.summary`), with g and seed.
 
-    See :doc:`/book/02_training` (convergence) and :doc:`/book/04_randomness` (norms).
+    See :doc:`/book/02_training` (convergence) and :doc:`/book/05_randomness` (norms).
 
     Parameters
     ----------

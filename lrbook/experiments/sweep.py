@@ -26,7 +26,7 @@ Groups run in-process one after the other by default, or on any
 explicitly and write to it themselves, so it must be shared between them (the
 same machine, or a shared file system).
 
-Used by the chapter :doc:`/book/05_scaling` and the command ``lrbook sweep``.
+Used by the chapter :doc:`/book/06_scaling` and the command ``lrbook sweep``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ DEFAULT_MAX_ENSEMBLE = 32
 class SweepResult:
     """What a sweep did.
 
-    See :doc:`/book/05_scaling`.
+    See :doc:`/book/06_scaling`.
 
     Attributes
     ----------
@@ -257,7 +257,7 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
           threads: int | None = None) -> SweepResult:
     """Train every network of ``configs`` that the cache lacks; resumable.
 
-    See :doc:`/book/05_scaling`; from the shell, ``lrbook sweep``.
+    See :doc:`/book/06_scaling`; from the shell, ``lrbook sweep``.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ r"""Low-rank learning in an LSTM sentiment classifier (the paper's section 5).
 - :mod:`~lrbook.nlp.analysis`: :func:`gate_analysis`, singular values of every gate's
   recurrent change and the accuracy of rank-R truncations.
 
-Chapter: :doc:`/book/11_sentiment`.
+Chapter: :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

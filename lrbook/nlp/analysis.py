@@ -9,7 +9,7 @@ have a few large values above a bulk; truncating **every** block at once,
 
 and keeping every other trained parameter, shows how many dimensions of the change
 the accuracy needs. Built on :mod:`lrbook.analysis` (singular values, truncation,
-the ``nn.LSTM`` adapters). Explained in the chapter :doc:`/book/11_sentiment`.
+the ``nn.LSTM`` adapters). Explained in the chapter :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Formats (the real ones; lrbook ships a small sample of each, see :func:`sample_d
 Nothing here touches the network; :func:`lrbook.nlp.download` fetches the real files
 where the network allows it (e.g. on Colab).
 
-Explained in the chapter :doc:`/book/11_sentiment`.
+Explained in the chapter :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

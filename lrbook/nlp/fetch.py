@@ -1,6 +1,6 @@
 r"""Download SST-2 and GloVe where the network allows it (e.g. on Colab).
 
-Nothing in lrbook downloads on its own: the chapter :doc:`/book/11_sentiment` calls
+Nothing in lrbook downloads on its own: the chapter :doc:`/book/14_sentiment` calls
 :func:`download` only on Colab, and the loaders of :mod:`lrbook.nlp.data` read
 whatever is in the data folder. Without network :func:`download` raises
 :class:`DownloadError`, says what it tried and where to put the files by hand, and

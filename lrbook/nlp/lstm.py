@@ -15,7 +15,7 @@ Layer :math:`k` holds its recurrent weights in ``lstm.weight_hh_l{k}``, shape
     c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).
 
 The per-gate blocks :math:`W_{hi}, W_{hf}, W_{hg}, W_{ho}` are what the chapter
-:doc:`/book/11_sentiment` analyses (see :func:`lrbook.analysis.recurrent_weights`).
+:doc:`/book/14_sentiment` analyses (see :func:`lrbook.analysis.recurrent_weights`).
 """
 
 from __future__ import annotations

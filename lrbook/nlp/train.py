@@ -2,7 +2,7 @@ r"""Training the LSTM sentiment classifier (Adam, cross-entropy), with accuracy 
 
 The recurrent weights of every layer are snapshot before and after training, split
 by gate with :func:`lrbook.analysis.recurrent_weights`, for the analysis of
-:mod:`lrbook.nlp.analysis`. Explained in the chapter :doc:`/book/11_sentiment`.
+:mod:`lrbook.nlp.analysis`. Explained in the chapter :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

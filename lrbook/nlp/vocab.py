@@ -8,7 +8,7 @@ way, so tokenizing one and joining the tokens with spaces gives the sentence bac
 The vocabulary maps tokens to integer ids, with two reserved ids: ``0`` for
 padding (``<pad>``) and ``1`` for every unknown token (``<unk>``).
 
-Explained in the chapter :doc:`/book/11_sentiment`.
+Explained in the chapter :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

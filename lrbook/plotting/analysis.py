@@ -4,7 +4,7 @@ truncation curves, singular values during training, alignment.
 Each ``plot_*`` function draws on a given matplotlib ``Axes`` (or a new figure) and
 returns the ``Axes``; :func:`report_figures` draws the figures of one
 :class:`lrbook.analysis.Report` with lrbook's style. Used by the chapters
-:doc:`/book/03_low_rank`, :doc:`/book/04_randomness` and :doc:`/book/12_own_network`.
+:doc:`/book/04_low_rank`, :doc:`/book/05_randomness` and :doc:`/book/15_own_network`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@ r"""Figures of the part "Beyond the paper": variants of the training, low-rank t
 and the LSTM sentiment classifier.
 
 Each function returns the matplotlib ``Figure`` (or draws on given ``Axes``). Used by
-the chapters :doc:`/book/10_beyond` and :doc:`/book/11_sentiment`.
+the chapters :doc:`/book/13_beyond` and :doc:`/book/14_sentiment`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ lrbook's style) and returns the ``Axes`` (an array of them for multi-panel figur
 the caller shows the figure. Networks are coloured by ``g`` with
 :func:`lrbook.plotting.style.g_colors`; line styles distinguish ``z_hat``.
 
-Used by the chapters :doc:`/book/06_linear_rnn`, :doc:`/book/07_acceleration`,
-:doc:`/book/08_eigenvalues` and :doc:`/book/09_cosine`.
+Used by the chapters :doc:`/book/08_linear_rnn`, :doc:`/book/09_acceleration`,
+:doc:`/book/10_eigenvalues` and :doc:`/book/11_cosine`.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def _arr(name: str, x: Any, ndim: int) -> np.ndarray:
     return a
 
 
-# --------------------------------------------------------------------------- chapter 6
+# --------------------------------------------------------------------------- chapter 8
 def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
     r"""Output of untrained linear networks over a fixed-point trial, and the fixed-point value.
 
-    See :doc:`/book/06_linear_rnn`.
+    See :doc:`/book/08_linear_rnn`.
 
     Parameters
     ----------
@@ -84,7 +84,7 @@ def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
 def plot_dW_spectrum(s: Any, labels: Sequence[str], ax=None, *, n_show: int = 12, colors=None):
     r"""Leading singular values of :math:`\Delta W` of several networks, on a log scale.
 
-    See :doc:`/book/06_linear_rnn`.
+    See :doc:`/book/08_linear_rnn`.
 
     Parameters
     ----------
@@ -115,7 +115,7 @@ def plot_reduced_flow_check(epochs: Any, loss: Any, loss_theory: Any, snapshot_e
     r"""The trained network (solid) against the reduced flow (dashed): loss and the two
     singular values of :math:`\Delta W` over training, one colour per ``z_hat``.
 
-    See :doc:`/book/06_linear_rnn`.
+    See :doc:`/book/08_linear_rnn`.
 
     Parameters
     ----------
@@ -156,14 +156,14 @@ def plot_reduced_flow_check(epochs: Any, loss: Any, loss_theory: Any, snapshot_e
     return axes
 
 
-# --------------------------------------------------------------------------- chapter 7
+# --------------------------------------------------------------------------- chapter 9
 def plot_learning_collapse(tau: Any, tau_eff: Any, loss: Any, g: Any, axes=None, *,
                            theory_tau_eff: Any = None, theory_loss: Any = None,
                            relative: bool = True, title: str | None = None):
     r"""Loss against the learning time :math:`\tau` (left) and the effective learning time
     :math:`\tilde\tau = \tau/(1-g^2)^2` (right): the curves of different ``g`` collapse.
 
-    See :doc:`/book/07_acceleration`.
+    See :doc:`/book/09_acceleration`.
 
     Parameters
     ----------
@@ -204,7 +204,7 @@ def plot_singular_value_growth(tau_eff: Any, sv: Any, g: Any, series_tau_eff: An
     r""":math:`s_1` (left) and :math:`s_2` (right) of :math:`\Delta W` against the effective
     learning time, simulation (solid) and third-order series (dashed), one colour per ``g``.
 
-    See :doc:`/book/07_acceleration`.
+    See :doc:`/book/09_acceleration`.
 
     Parameters
     ----------
@@ -240,7 +240,7 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
                        log: Sequence[str] = ()):
     r"""Several measures against ``g``, one panel each: simulation (markers) and theory (dashed).
 
-    See :doc:`/book/07_acceleration`.
+    See :doc:`/book/09_acceleration`.
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
 def plot_shuffle_vs_g(g: Any, ratio: Any, ax=None, *, z_hat: Sequence[float] | None = None):
     r"""Loss after the shuffle test (:math:`\pi(W_0) + \Delta W`) relative to :math:`L_0`, against g.
 
-    See :doc:`/book/07_acceleration`.
+    See :doc:`/book/09_acceleration`.
 
     Parameters
     ----------
@@ -299,12 +299,12 @@ def plot_shuffle_vs_g(g: Any, ratio: Any, ax=None, *, z_hat: Sequence[float] | N
     return ax
 
 
-# --------------------------------------------------------------------------- chapter 8
+# --------------------------------------------------------------------------- chapter 10
 def plot_eigenvalue_snapshots(eigs: Sequence[Any], epochs: Sequence[int], g: float, axes=None,
                               *, theory: Sequence[Any] | None = None, lim: float | None = None):
     r"""Eigenvalues of ``W`` in the complex plane at a few epochs, one panel each.
 
-    See :doc:`/book/08_eigenvalues`.
+    See :doc:`/book/10_eigenvalues`.
 
     Parameters
     ----------
@@ -346,7 +346,7 @@ def plot_outlier_over_training(epochs: Any, outlier: Any, loss: Any, labels: Seq
     r"""Loss (left) and the real part of the outlier eigenvalue of ``W`` (right) over training
     for several runs; a cross marks the epoch at which a run diverged.
 
-    See :doc:`/book/08_eigenvalues`.
+    See :doc:`/book/10_eigenvalues`.
 
     Parameters
     ----------
@@ -385,13 +385,13 @@ def plot_outlier_over_training(epochs: Any, outlier: Any, loss: Any, labels: Seq
     return axes
 
 
-# --------------------------------------------------------------------------- chapter 9
+# --------------------------------------------------------------------------- chapter 11
 def plot_cosine_learning(loss: Any, snapshot_epochs: Any, eig_re: Any, eig_im: Any, g: Any, *,
                          target_im: float | None = None, target_re: float | None = None, axes=None):
     r"""Cosine task: loss (left), real (middle) and imaginary part (right) of the leading
     complex-conjugate eigenvalue pair of ``W`` over training, one colour per ``g``.
 
-    See :doc:`/book/09_cosine`.
+    See :doc:`/book/11_cosine`.
 
     Parameters
     ----------

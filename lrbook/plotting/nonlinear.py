@@ -9,9 +9,9 @@ networks with the same ``g`` (different seeds) are summarised by their mean, wit
 each seed drawn thinly or as a small dot.
 
 Used by the chapters :doc:`/book/02_training` (loss curves, trained trials,
-convergence epoch), :doc:`/book/03_low_rank` (spectra, truncation, functional rank),
-:doc:`/book/04_randomness` (shuffle test, norms, alignment) and
-:doc:`/book/05_scaling` (measures against the network size ``N``).
+convergence epoch), :doc:`/book/04_low_rank` (spectra, truncation, functional rank),
+:doc:`/book/05_randomness` (shuffle test, norms, alignment) and
+:doc:`/book/06_scaling` (measures against the network size ``N``).
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def plot_vs_g(g: Any, values: Any, ax=None, *, label: str | None = None, color=N
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/02_training` and :doc:`/book/04_randomness`.
+    See :doc:`/book/02_training` and :doc:`/book/05_randomness`.
     """
     g = _vector("g", g)
     y = _vector("values", values, g.size)
@@ -221,7 +221,7 @@ def plot_vs_g(g: Any, values: Any, ax=None, *, label: str | None = None, color=N
     return ax
 
 
-# --------------------------------------------------------------------------- chapter 3
+# --------------------------------------------------------------------------- chapter 4
 def plot_spectra(sv_dW: Any, sv_W0: Any, sv_W: Any, ax=None, *, title: str | None = None,
                  floor: float = 1e-4):
     r"""Singular values of :math:`\Delta W`, :math:`W_0` and :math:`W` of one network, all N.
@@ -238,7 +238,7 @@ def plot_spectra(sv_dW: Any, sv_W0: Any, sv_W: Any, ax=None, *, title: str | Non
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
     """
     ax = _ax(ax)
     for s, lab, kw in ((sv_W0, "$W_0$", dict(color="0.55", lw=1.2)),
@@ -278,7 +278,7 @@ def plot_singular_values_during_training(epochs: Any, sv: Any, loss: Any | None 
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
     """
     ep = _vector("epochs", epochs)
     sv = np.asarray(sv, dtype=float)
@@ -336,7 +336,7 @@ def plot_truncation_by_g(ranks: Any, losses: Any, g: Any, ax=None, *, reference:
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
     """
     R = np.asarray(ranks)
     L = np.asarray(losses, dtype=float)
@@ -380,7 +380,7 @@ def plot_top_fraction(sv: Any, g: Any, ax=None, *, r_max: int = 10, colors: Sequ
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/03_low_rank`.
+    See :doc:`/book/04_low_rank`.
     """
     s = np.asarray(sv, dtype=float)
     if s.ndim != 2:
@@ -402,7 +402,7 @@ def plot_top_fraction(sv: Any, g: Any, ax=None, *, r_max: int = 10, colors: Sequ
     return ax
 
 
-# --------------------------------------------------------------------------- chapter 4
+# --------------------------------------------------------------------------- chapter 5
 def plot_norms_vs_g(g: Any, norm_dW: Any, N: int, ax=None, *, color=None, label: str | None = None):
     r""":math:`\|\Delta W\|_F` of each network against ``g``, next to :math:`\|W_0\|_F \approx g\sqrt N`.
 
@@ -416,7 +416,7 @@ def plot_norms_vs_g(g: Any, norm_dW: Any, N: int, ax=None, *, color=None, label:
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
     """
     g = _vector("g", g)
     ax = plot_vs_g(g, norm_dW, ax, color=color, label=label or r"$\|\Delta W\|_F$ (trained)")
@@ -443,7 +443,7 @@ def plot_eigenvalues_by_g(eig_W0: Sequence[Any], eig_W: Sequence[Any], eig_dW: S
     ndarray of Axes, shape (2, n)
         top: :math:`W_0` and :math:`W`; bottom: :math:`\Delta W`.
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
     """
     n = len(g)
     if not (len(eig_W0) == len(eig_W) == len(eig_dW) == n) or n == 0:
@@ -490,7 +490,7 @@ def plot_alignment_vs_g(g: Any, curves: dict[str, Any], ax=None, *, chance: floa
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/04_randomness`.
+    See :doc:`/book/05_randomness`.
     """
     g = _vector("g", g)
     ax = _ax(ax)
@@ -508,7 +508,7 @@ def plot_alignment_vs_g(g: Any, curves: dict[str, Any], ax=None, *, chance: floa
     return ax
 
 
-# --------------------------------------------------------------------------- chapter 5
+# --------------------------------------------------------------------------- chapter 6
 def plot_vs_N(N: Any, values: Any, g: Any, ax=None, *, reference: dict[str, Any] | None = None,
               ylabel: str | None = None, log: bool = True, logy: bool | None = None,
               colors: Sequence | None = None, missing: float | None = None):
@@ -532,7 +532,7 @@ def plot_vs_N(N: Any, values: Any, g: Any, ax=None, *, reference: dict[str, Any]
     -------
     matplotlib.axes.Axes
 
-    See :doc:`/book/05_scaling`.
+    See :doc:`/book/06_scaling`.
     """
     Ns = _vector("N", N)
     y = _vector("values", values, Ns.size)

@@ -14,8 +14,8 @@ Pure functions of weights and task parameters (numpy, float64):
 - :mod:`~lrbook.theory.predictions`: convergence time and :math:`\|\Delta W\|` as functions
   of g.
 
-Chapters: :doc:`/book/06_linear_rnn`, :doc:`/book/07_acceleration`,
-:doc:`/book/08_eigenvalues`, :doc:`/book/09_cosine`.
+Chapters: :doc:`/book/08_linear_rnn`, :doc:`/book/09_acceleration`,
+:doc:`/book/10_eigenvalues`, :doc:`/book/11_cosine`.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ the large-N averages are :math:`|b|^2 = N\beta` and :math:`N^2 |a|^2 = N\beta` w
 ``z`` at the rate :math:`\beta^2` per unit of learning time :math:`\tau = lr \cdot
 \mathrm{epoch}`: the effective learning time is :math:`\tilde\tau = \beta^2 \tau`.
 
-Explained in the chapters :doc:`/book/06_linear_rnn` and :doc:`/book/07_acceleration`.
+Explained in the chapters :doc:`/book/08_linear_rnn` and :doc:`/book/09_acceleration`.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def fixed_point_readout(W, w, m) -> np.ndarray:
     :class:`~lrbook.tasks.FixedPoint` trial up to a transient that decays like
     :math:`(1 - \Delta t + \Delta t\,\lambda)^{k}` (``k`` = 199 input steps): a few
     1e-4 relative at ``g = 0.9`` at initialisation, 1e-15 for ``g <= 0.6``
-    (chapter :doc:`/book/06_linear_rnn`).
+    (chapter :doc:`/book/08_linear_rnn`).
     """
     W, w, m, N = _check_Wwm(W, w, m)
     return np.sum(w * fixed_point_state(W, m), axis=-1) / N

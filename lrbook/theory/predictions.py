@@ -11,7 +11,7 @@ Two levels of the theory:
     and :math:`\|\Delta W\|(g) = (1-g^2)\,\|\Delta W\|^{flow}(\hat z)`. Exact at g = 0
     (N large); it keeps the nonlinear speed-up of learning that the first order misses.
 
-Explained in the chapter :doc:`/book/07_acceleration`.
+Explained in the chapter :doc:`/book/09_acceleration`.
 """
 
 from __future__ import annotations

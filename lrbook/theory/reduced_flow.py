@@ -33,7 +33,7 @@ Plain gradient descent with learning rate ``lr`` is the Euler map
 :math:`C \mapsto C + lr\,(\hat z - z)\, p q^\top` (:func:`reduced_descent`), which is
 what the trained network follows update by update.
 
-Explained in the chapter :doc:`/book/06_linear_rnn`.
+Explained in the chapter :doc:`/book/08_linear_rnn`.
 """
 
 from __future__ import annotations

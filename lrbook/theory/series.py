@@ -18,7 +18,7 @@ To first order the whole curve is known in closed form,
 which gives the first-order convergence time and the norm of :math:`\Delta W` at
 convergence as functions of g.
 
-Explained in the chapter :doc:`/book/07_acceleration`.
+Explained in the chapter :doc:`/book/09_acceleration`.
 """
 
 from __future__ import annotations
