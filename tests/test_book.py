@@ -293,3 +293,19 @@ def test_paper_map_rows_link_chapters_and_existing_checks():
         assert check, f"paper map row has no check name: {row}"
         assert re.search(r"ck\.(check|that)\(\s*f?[\"']" + re.escape(check[0]) + r"[\"']",
                          pages[label]), f"{label} runs no check named {check[0]!r}"
+
+
+@pytest.mark.parametrize("page", chapters(), ids=lambda p: p.name)
+def test_chapter_has_learning_goals_notation_link_and_exercises(page: Path):
+    text = page.read_text(encoding="utf-8")
+    assert "**You will learn**" in text and "**You need**" in text, \
+        f"{page.name}: no learning-goals block (You will learn / You need)"
+    assert "{ref}`notation table <notation>`" in text, f"{page.name}: does not link the notation table"
+    exercises = re.findall(r"^`{3,4}\{exercise\}", text, flags=re.M)
+    solutions = re.findall(r"^`{3,4}\{solution(?:-start)?\}", text, flags=re.M)
+    assert len(exercises) >= 2, f"{page.name}: {len(exercises)} exercises"
+    assert len(solutions) >= len(exercises), f"{page.name}: an exercise without a solution"
+    for block in re.findall(r"^`{3,4}\{solution(?:-start)?\}[^\n]*\n((?::[^\n]*\n)*)", text, flags=re.M):
+        assert ":class: dropdown" in block, f"{page.name}: a solution is not hidden in a dropdown"
+    labels = re.findall(r"^:label: (\S+)", text, flags=re.M)
+    assert len(labels) == len(set(labels)), f"{page.name}: repeated exercise labels"

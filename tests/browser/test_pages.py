@@ -209,3 +209,30 @@ def test_next_link_opens_the_next_page(page, site, docname, nxt):
     assert page.url.split("#")[0].endswith(f"/{nxt}.html"), f"{docname} -> {page.url}, expected {nxt}"
     assert page.locator("main h1").first.inner_text().strip()
     assert not page.failed, page.failed
+
+
+def solution_count(docname: str) -> int:
+    """Number of solutions (``solution`` or ``solution-start`` directives) in a page's source."""
+    src = ROOT / f"{docname}.md"
+    text = src.read_text(encoding="utf-8") if src.exists() else ""
+    return len(re.findall(r"^`{3,4}\{solution(?:-start)?\}", text, flags=re.M))
+
+
+EXERCISE_PAGES = [d for d in PAGES if solution_count(d)]
+
+
+@pytest.mark.parametrize("docname", EXERCISE_PAGES)
+def test_solutions_are_hidden_until_clicked(page, site, docname):
+    page.goto(f"{site}/{docname}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    solutions = page.locator("main div.solution")
+    assert solutions.count() == solution_count(docname), (
+        f"{docname}: {solutions.count()} solutions on the page, {solution_count(docname)} in the source")
+    assert page.locator("main div.exercise").count() >= 2, f"{docname}: fewer than two exercises"
+    for k in range(solutions.count()):
+        sol = solutions.nth(k)
+        body = sol.locator(":scope > :not(.admonition-title)").first
+        assert not body.is_visible(), f"{docname}: solution {k} is shown before it is asked for"
+        sol.locator(".admonition-title").first.click()
+        body.wait_for(state="visible", timeout=5000)
+        assert body.is_visible(), f"{docname}: solution {k} does not open on click"
