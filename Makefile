@@ -69,7 +69,8 @@ book: $(STAMP) $(MATHJAX_DIR)/tex-svg.js
 	fi; \
 	mkdir -p $(BUILD); echo "$$key" > $(BUILD)/.lrbook-build-key; \
 	echo "LRBOOK_SCALE=$$scale $(BIN)/jupyter-book build . $(JB_FLAGS)"; \
-	LRBOOK_SCALE="$$scale" $(BIN)/jupyter-book build . $(JB_FLAGS)
+	SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(date +%s)}" LRBOOK_SCALE="$$scale" \
+		$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 $(BROWSER_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet $(BROWSER)

@@ -30,8 +30,8 @@ from typing import Any
 from . import _memory
 from . import _validate as V
 from ._version import __version__
-from .engine import PHIS
 from .cli_dynamics import add_fixed_points_command, add_times_command
+from .engine import PHIS
 from .experiments.cli import add_parser as add_sweep_command
 from .tasks import TASKS, Task
 

@@ -309,3 +309,9 @@ def test_chapter_has_learning_goals_notation_link_and_exercises(page: Path):
         assert ":class: dropdown" in block, f"{page.name}: a solution is not hidden in a dropdown"
     labels = re.findall(r"^:label: (\S+)", text, flags=re.M)
     assert len(labels) == len(set(labels)), f"{page.name}: repeated exercise labels"
+
+
+def test_copyright_year_comes_from_the_build_date():
+    """Sphinx replaces the final year of the copyright with SOURCE_DATE_EPOCH's, which make book sets."""
+    assert re.fullmatch(r"\d{4}-\d{4}, .+", CONFIG["copyright"]), CONFIG["copyright"]
+    assert 'SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(date +%s)}"' in (ROOT / "Makefile").read_text()

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,8 @@ def test_page_renders(page, site, docname):
         assert href.endswith(f"/{docname}.ipynb"), href
 
     assert not page.failed, f"{docname}: failed requests: {page.failed}"
+    footer = page.locator("footer").last.inner_text()
+    assert str(time.gmtime().tm_year) in footer, f"{docname}: the footer's year is not the build's: {footer!r}"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{Path(docname).name}.png"), full_page=True)
