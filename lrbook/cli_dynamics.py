@@ -23,6 +23,19 @@ FIXED_POINT_TASKS = ("flipflop", "mante", "romo")
 N_STARTS, START_NOISE = 128, 0.05
 
 
+def _folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a non-empty folder path; got {text!r}")
+    return text
+
+
+def _add_cache_and_json(p: argparse.ArgumentParser, json_help: str) -> None:
+    """The options --cache DIR and --json, shared by the commands of this module."""
+    p.add_argument("--cache", type=_folder, default=None, metavar="DIR",
+                   help="result cache folder (default: LRBOOK_CACHE, else ~/.cache/lrbook)")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+
 def add_fixed_points_command(sub: Any) -> None:
     """Register ``lrbook fixed-points``.
 
@@ -50,9 +63,7 @@ def add_fixed_points_command(sub: Any) -> None:
                         f"({', '.join(f'{t} {DEFAULT_EPOCHS[t]}' for t in FIXED_POINT_TASKS)})")
     p.add_argument("--seed", type=int_arg("seed", lo=0, hi=V.MAX_SEED), default=0, metavar="S",
                    help="network seed, 0..2**63-1; default 0")
-    p.add_argument("--cache", default=None, metavar="DIR",
-                   help="result cache folder (default: LRBOOK_CACHE, else ~/.cache/lrbook)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_cache_and_json(p, "print one JSON object")
     p.set_defaults(handler=run_fixed_points)
 
 
@@ -74,8 +85,6 @@ def run_fixed_points(args: argparse.Namespace) -> int:
     from .dynamics import find_fixed_points, starts_from_trajectories
     from .experiments import EnsembleConfig, run_ensemble
 
-    if args.cache is not None and not str(args.cache).strip():
-        raise ValueError("--cache must be a non-empty folder path; got ''")
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
     cfg = EnsembleConfig(task=args.task, N=args.neurons, g=(args.g,), seeds=(args.seed,), epochs=epochs)
     res = run_ensemble(cfg, cache=True if args.cache is None else args.cache)
@@ -117,9 +126,7 @@ def add_times_command(sub: Any) -> None:
                     "seconds recorded when they were trained.")
     p.add_argument("--scale", nargs="+", choices=SCALES, default=list(SCALES),
                    help="scales to report (default all)")
-    p.add_argument("--cache", default=None, metavar="DIR",
-                   help="result cache folder (default: LRBOOK_CACHE, else ~/.cache/lrbook)")
-    p.add_argument("--json", action="store_true", help="print one JSON array")
+    _add_cache_and_json(p, "print one JSON array")
     p.set_defaults(handler=run_times_command)
 
 
@@ -137,8 +144,6 @@ def run_times_command(args: argparse.Namespace) -> int:
     """
     from .experiments import ResultCache, run_times
 
-    if args.cache is not None and not str(args.cache).strip():
-        raise ValueError("--cache must be a non-empty folder path; got ''")
     rows = run_times(args.scale, cache=ResultCache(args.cache) if args.cache else None)
     if args.json:
         print(json.dumps([r.to_dict() for r in rows]))
