@@ -412,20 +412,31 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
     mu = torch.full((K, S), 1e-3, dtype=torch.float64)
     eye = torch.eye(N, dtype=torch.float64)
     q = q_of(xs)
-    for _ in range(newton_steps):
-        F = vector_field(xs, Wt, drive, phi, discrete)
-        J = jacobian(xs, Wt, drive, phi, discrete)
-        JT = J.transpose(-1, -2)
-        A = JT @ J + mu[..., None, None] * eye
-        step = torch.linalg.solve(A, -(JT @ F.unsqueeze(-1))).squeeze(-1)
-        x_new = xs + step
-        q_new = q_of(x_new)
-        better = q_new < q
-        xs = torch.where(better.unsqueeze(-1), x_new, xs)
-        q = torch.where(better, q_new, q)
-        mu = torch.where(better, mu / 3, mu * 10).clamp(1e-12, 1e12)
-        if bool((q < q_tol * 1e-4).all()):
-            break
+    # Newton converges quadratically: states heading for x = 0 would reach subnormal
+    # numbers, on which the linear algebra is orders of magnitude slower. Flush them to
+    # zero here, and stop polishing the points that have converged.
+    flushed = torch.set_flush_denormal(True)
+    try:
+        for _ in range(newton_steps):
+            active = q >= q_tol * 1e-4                      # (K, S)
+            if not bool(active.any()):
+                break
+            ks = active.any(dim=1).nonzero().squeeze(1)     # networks with work left
+            Wk, dk, xk = Wt[ks], drive[ks], xs[ks]
+            F = vector_field(xk, Wk, dk, phi, discrete)
+            J = jacobian(xk, Wk, dk, phi, discrete)
+            JT = J.transpose(-1, -2)
+            A = JT @ J + mu[ks][..., None, None] * eye
+            step = torch.linalg.solve(A, -(JT @ F.unsqueeze(-1))).squeeze(-1)
+            x_new = xk + step
+            q_new = 0.5 * (vector_field(x_new, Wk, dk, phi, discrete) ** 2).sum(-1)
+            better = (q_new < q[ks]) & active[ks]
+            xs[ks] = torch.where(better.unsqueeze(-1), x_new, xk)
+            q[ks] = torch.where(better, q_new, q[ks])
+            mu[ks] = torch.where(better, mu[ks] / 3, mu[ks] * 10).clamp(1e-12, 1e12)
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
 
     X = xs.numpy()
     Q = q.numpy()
