@@ -38,7 +38,7 @@ SUBMODULES = {
         "Alignment", "alignment",
         "EVAL_BATCH", "Evaluation", "eval_batch", "evaluate_result", "losses", "shuffle_losses",
         "truncation_losses",
-        "THRESHOLD", "convergence_epoch", "entropy_rank", "norm_dW", "participation_ratio",
+        "THRESHOLD", "convergence_epoch", "entropy_rank", "loglog_slope", "norm_dW", "participation_ratio",
         "rank_for_fraction", "stable_rank", "top_fraction",
         "Report", "analyse", "report_from_result", "reports_from_result",
         "ShuffleTest", "shuffle_entries", "shuffle_ratio", "shuffle_test",
