@@ -406,12 +406,12 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
     xs = x.detach()
 
     # stage 2: Levenberg-Marquardt polish, per point damping
-    def q_of(z):
-        return 0.5 * (vector_field(z, Wt, drive, phi, discrete) ** 2).sum(-1)
+    def q_of(z, W_, d_):
+        return 0.5 * (vector_field(z, W_, d_, phi, discrete) ** 2).sum(-1)
 
     mu = torch.full((K, S), 1e-3, dtype=torch.float64)
     eye = torch.eye(N, dtype=torch.float64)
-    q = q_of(xs)
+    q = q_of(xs, Wt, drive)
     # Newton converges quadratically: states heading for x = 0 would reach subnormal
     # numbers, on which the linear algebra is orders of magnitude slower. Flush them to
     # zero here, and stop polishing the points that have converged.
@@ -429,7 +429,7 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
             A = JT @ J + mu[ks][..., None, None] * eye
             step = torch.linalg.solve(A, -(JT @ F.unsqueeze(-1))).squeeze(-1)
             x_new = xk + step
-            q_new = 0.5 * (vector_field(x_new, Wk, dk, phi, discrete) ** 2).sum(-1)
+            q_new = q_of(x_new, Wk, dk)
             better = (q_new < q[ks]) & active[ks]
             xs[ks] = torch.where(better.unsqueeze(-1), x_new, xk)
             q[ks] = torch.where(better, q_new, q[ks])
