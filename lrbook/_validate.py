@@ -367,3 +367,34 @@ def torch_device(name: str, value: Any):
     elif dev.type != "cpu":
         raise ValueError(f"{name} must be one of {want}; got {value!r}")
     return dev
+
+
+def mask(name: str, value: Any) -> None:
+    """Check a loss mask: every entry finite and >= 0 (weights of the squared errors).
+
+    Parameters
+    ----------
+    name : str
+        the parameter's name, used in the error message.
+    value : ndarray or Tensor
+        the mask (a torch tensor is checked where it lives, on any device).
+
+    Raises
+    ------
+    ValueError
+        if an entry is negative, NaN or infinite, with how many of each.
+    """
+    if hasattr(value, "detach"):                      # a torch Tensor
+        ok = bool(((value >= 0) & (value < math.inf)).all())
+        if ok:
+            return
+        neg = int((value < 0).sum())
+        bad = int((~(value == value) | (value.abs() == math.inf)).sum())
+    else:
+        a = np.asarray(value, dtype=float)
+        if bool(((a >= 0) & (a < math.inf)).all()):
+            return
+        neg = int(np.sum(a < 0))
+        bad = int(np.sum(~np.isfinite(a)))
+    raise ValueError(f"{name} must hold finite weights >= 0 (1 where the loss counts, 0 elsewhere); "
+                     f"got {neg} negative and {bad} NaN/inf entries")

@@ -17,14 +17,15 @@ This module imports only numpy: it is safe to use from any chapter.
 Examples
 --------
 >>> ck = Checks("04_low_rank", scale="ci")
->>> ck.check("rank-g0", "the functional rank is 2 at g = 0", [2, 2], between=(1, 3))
+>>> ck.check("rank-g0", "the functional rank is 2 at g = 0", [2, 2],
+...          between=(1, 3))
 >>> ck.check("small-change", "||dW|| is below 0.3 ||W0||", 0.12, lt=0.3)
 >>> [c.passed for c in ck]
 [True, True]
->>> ck.check("big", "a claim that is false", 5.0, lt=1.0)
+>>> ck.check("big", "5 < 1", 5.0, lt=1.0)
 Traceback (most recent call last):
 ...
-lrbook.checks.CheckFailed: check 'big' failed: a claim that is false: measured 5, required < 1
+lrbook.checks.CheckFailed: check 'big' failed: 5 < 1: measured 5, required < 1
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ rank) and :doc:`/book/05_randomness` (norm of dW, shuffle test).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shlex
@@ -29,6 +30,7 @@ from typing import Any
 
 from . import _memory
 from . import _validate as V
+from ._threads import torch_threads
 from ._version import __version__
 from .cli_dynamics import add_fixed_points_command, add_times_command
 from .engine import PHIS
@@ -38,9 +40,6 @@ from .tasks import TASKS, Task
 #: Exit codes.
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
 
-#: Paper defaults by task: neurons and epochs.
-DEFAULT_NEURONS = {"flipflop": 256, "mante": 256, "romo": 256, "fixedpoint": 1024, "cosine": 256}
-DEFAULT_EPOCHS = {"flipflop": 1000, "mante": 2000, "romo": 6000, "fixedpoint": 200, "cosine": 1000}
 #: Keys of one network's JSON record, in order.
 RECORD_KEYS = ("task", "g", "N", "seed", "epochs", "L0", "final_loss", "convergence_epoch", "norm_dW",
                "singular_values", "truncation_losses", "functional_rank", "shuffle_loss_ratio", "seconds")
@@ -132,37 +131,86 @@ def int_arg(name: str, *, lo: int | None = None, hi: int | None = None) -> Calla
 
 
 # --------------------------------------------------------------------------- shared options
+def _words(names: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _by_task(fact: Callable[[type[Task]], Any]) -> dict[Any, list[str]]:
+    """The registered tasks grouped by the value of one of their facts, in registration order."""
+    groups: dict[Any, list[str]] = {}
+    for name, cls in TASKS.items():
+        groups.setdefault(fact(cls), []).append(name)
+    return groups
+
+
+def per_task_text(fact: Callable[[type[Task]], Any]) -> str:
+    """How a task fact varies over the registered tasks, for help texts.
+
+    Parameters
+    ----------
+    fact : callable
+        ``fact(task_class)``, e.g. ``lambda c: c.phi``.
+
+    Returns
+    -------
+    str
+        ``"linear for fixedpoint and cosine, tanh otherwise"``: the value most tasks
+        share last; the value alone when every task shares it.
+    """
+    groups = _by_task(fact)
+    common = max(groups, key=lambda v: len(groups[v]))
+    rest = [f"{v} for {_words(names)}" for v, names in groups.items() if v != common]
+    return ", ".join([*rest, f"{common} otherwise"]) if rest else str(common)
+
+
+def _zhat_tasks() -> list[str]:
+    """The registered tasks with a ``z_hat`` parameter (what ``--zhat`` sets)."""
+    return [n for n, c in TASKS.items() if any(f.name == "z_hat" for f in dataclasses.fields(c))]
+
+
 def add_network_arguments(p: argparse.ArgumentParser) -> None:
     """Add TASK, --g, --neurons, --epochs, --seeds, --seed, --lr, --zhat, --phi, --threads, --progress.
+
+    The task choices and the defaults in the help texts are read from the registered
+    tasks (:data:`lrbook.tasks.TASKS`) when the parser is built.
 
     Parameters
     ----------
     p : argparse.ArgumentParser
         the command's parser, modified in place.
     """
+    from .tasks.registry import lr_rule
+
+    limits = ", ".join(f"< {c.g_limit:g} for {n}" for n, c in TASKS.items() if c.g_limit is not None)
+    zhat = _zhat_tasks()
+    zhat_default = ({f.name: f.default for f in dataclasses.fields(TASKS[zhat[0]])}["z_hat"]
+                    if zhat else None)
+    lr_rules = _by_task(lambda c: lr_rule(c.name))
     p.add_argument("task", metavar="TASK", choices=tuple(TASKS),
                    help=f"one of {', '.join(TASKS)}")
     p.add_argument("--g", nargs="+", type=real_arg("g", lo=0.0), default=[0.0], metavar="G",
-                   help="initial connectivity strength(s), >= 0 (< 1 for fixedpoint); default 0")
+                   help=f"initial connectivity strength(s), >= 0{f' ({limits})' if limits else ''}; default 0")
     p.add_argument("--neurons", "-N", type=int_arg("neurons", lo=1), default=None, metavar="N",
                    help="neurons per network, >= 1, as many as the memory allows; default the paper's "
-                        "(256; 1024 for fixedpoint)")
+                        f"({per_task_text(lambda c: c.paper_N)})")
     p.add_argument("--epochs", type=int_arg("epochs", lo=1), default=None, metavar="E",
-                   help="parameter updates, >= 1; default the paper's (flipflop 1000, mante 2000, "
-                        "romo 6000, fixedpoint 200, cosine 1000)")
+                   help="parameter updates, >= 1; default the paper's "
+                        f"({', '.join(f'{n} {c.paper_epochs}' for n, c in TASKS.items())})")
     p.add_argument("--seeds", type=int_arg("seeds", lo=1, hi=V.MAX_NETWORKS), default=1, metavar="K",
                    help=f"networks per g, 1..{V.MAX_NETWORKS} (seeds S..S+K-1; at most {V.MAX_NETWORKS} "
                         "networks in all); default 1")
     p.add_argument("--seed", type=int_arg("seed", lo=0, hi=V.MAX_SEED), default=0, metavar="S",
                    help="first seed, 0..2**63-1; default 0")
     p.add_argument("--lr", type=real_arg("lr", lo=0.0, lo_open=True, hi=FLOAT32_MAX), default=None,
-                   help="learning rate, > 0; default the paper's (Adam 0.05/N; SGD lr0 (1-g^2)^2 for "
-                        "fixedpoint; 0.2/0.15/0.05 at g 0/0.4/0.8 for cosine)")
+                   help="learning rate, > 0; default the paper's "
+                        f"({'; '.join(f'{_words(ns)}: {rule}' for rule, ns in lr_rules.items())})")
     p.add_argument("--zhat", type=real_arg("zhat"), default=None, metavar="Z",
-                   help="target output of the fixedpoint task (only there); default 1")
+                   help=f"target output of the {_words(zhat) or 'fixed-point'} task (only there)"
+                        f"{f'; default {zhat_default:g}' if zhat_default is not None else ''}")
     p.add_argument("--phi", choices=PHIS, default=None,
-                   help=f"nonlinearity, one of {', '.join(PHIS)}; default the paper's (linear for fixedpoint "
-                        "and cosine, tanh otherwise)")
+                   help=f"nonlinearity, one of {', '.join(PHIS)}; default the paper's "
+                        f"({per_task_text(lambda c: c.phi)})")
     p.add_argument("--threads", type=int_arg("threads", lo=1, hi=V.MAX_THREADS), default=None, metavar="T",
                    help=f"torch threads, 1..{V.MAX_THREADS}; default torch's")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
@@ -186,8 +234,9 @@ def task_from_args(args: argparse.Namespace) -> Task:
     Raises
     ------
     ValueError
-        if ``--zhat`` is given for another task, a g >= 1 for ``fixedpoint``, a g
-        too large for float32 (W0 = g chi must be representable), more than
+        if ``--zhat`` is given for a task without ``z_hat``, a g at or above the
+        task's ``g_limit`` (1 for ``fixedpoint``), a g too large for float32
+        (W0 = g chi must be representable), more than
         :data:`lrbook._validate.MAX_NETWORKS` networks, or a seed beyond
         ``2**63 - 1``.
     """
@@ -206,14 +255,17 @@ def task_from_args(args: argparse.Namespace) -> Task:
 
     params = {}
     if args.zhat is not None:
-        if args.task != "fixedpoint":
-            raise ValueError(f"--zhat applies only to the fixedpoint task; got task {args.task}")
+        zhat = _zhat_tasks()
+        if args.task not in zhat:
+            raise ValueError(f"--zhat applies only to the {_words(zhat) or 'no'} task{'s' if len(zhat) > 1 else ''}; "
+                             f"got task {args.task}")
         params["z_hat"] = args.zhat
-    if args.task == "fixedpoint":
-        bad = [g for g in args.g if g >= 1.0]
+    cls = TASKS[args.task]
+    if cls.g_limit is not None:
+        bad = [g for g in args.g if g >= cls.g_limit]
         if bad:
-            raise ValueError(f"g must be in [0, 1) for fixedpoint (a linear network with g >= 1 has no "
-                             f"stable fixed point); got {bad[0]:g}")
+            why = f" ({cls.g_limit_reason})" if cls.g_limit_reason else ""
+            raise ValueError(f"g must be in [0, {cls.g_limit:g}) for {args.task}{why}; got {bad[0]:g}")
     return make_task(args.task, **params)
 
 
@@ -269,8 +321,8 @@ def train_plan(args: argparse.Namespace) -> dict[str, Any]:
     from .training import default_batch_size, default_optimizer
 
     task = task_from_args(args)
-    N = args.neurons if args.neurons is not None else DEFAULT_NEURONS[args.task]
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    N = args.neurons if args.neurons is not None else type(task).paper_N
+    epochs = args.epochs if args.epochs is not None else type(task).paper_epochs
     K = len(args.g) * args.seeds
     B, T = default_batch_size(task), task.n_steps
     parts = _memory.training_bytes(N, K, B, T, task.n_in, task.n_out, 4, epochs=epochs,
@@ -304,8 +356,6 @@ def run_train(args: argparse.Namespace) -> int:
     int
         :data:`EXIT_OK` (errors are raised and mapped to exit codes by :func:`main`).
     """
-    import torch
-
     from .analysis import reports_from_result
     from .training import model_for, train
 
@@ -318,17 +368,12 @@ def run_train(args: argparse.Namespace) -> int:
               f"{_memory.fmt_bytes(need)} of memory"
               f"{'' if avail is None else f' ({_memory.fmt_bytes(avail)} available)'}; dry run: nothing trained")
         return EXIT_OK
-    old_threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
+    with torch_threads(args.threads):
         t0 = time.perf_counter()
         model = model_for(task, N, gs, sd, phi=args.phi)
         result = train(model, task, epochs, lr=args.lr, progress=args.progress)
         reports = reports_from_result(result, task, ranks=range(0, min(MAX_RANK, N) + 1), n_shuffles=1)
         seconds = (time.perf_counter() - t0) / len(gs)
-    finally:
-        torch.set_num_threads(old_threads)
     records = []
     for k, rep in enumerate(reports):
         s = rep.summary(n_sv=SHOWN_SV, max_rank=SHOWN_RANK)

@@ -17,10 +17,24 @@ from typing import Any
 from . import _validate as V
 from .config import SCALES
 
-#: Tasks whose networks hold memories under zero input.
-FIXED_POINT_TASKS = ("flipflop", "mante", "romo")
 #: Starts of the fixed-point search per network, and their noise.
 N_STARTS, START_NOISE = 128, 0.05
+
+
+def fixed_point_tasks() -> tuple[str, ...]:
+    """The registered tasks whose networks are nonlinear (``phi`` is not ``"linear"``).
+
+    Their networks hold memories as fixed points under zero input; a linear network
+    has a single fixed point (or a line of them), nothing to search for.
+
+    Returns
+    -------
+    tuple of str
+        CLI names (``flipflop``, ``mante``, ``romo``).
+    """
+    from .tasks import TASKS
+
+    return tuple(n for n, c in TASKS.items() if c.phi != "linear")
 
 
 def _folder(text: str) -> str:
@@ -43,8 +57,10 @@ def add_fixed_points_command(sub: Any) -> None:
     ----------
     sub : argparse subparsers action
     """
-    from .cli import DEFAULT_EPOCHS, int_arg, real_arg
+    from .cli import int_arg, real_arg
+    from .tasks import TASKS
 
+    tasks = fixed_point_tasks()
     p = sub.add_parser(
         "fixed-points", help="fixed points of a trained network under zero input",
         description="Train one network of TASK with the paper's defaults (or read it from the "
@@ -52,15 +68,15 @@ def add_fixed_points_command(sub: Any) -> None:
                     "its own trials, Adam on q = |F|^2 / 2, a Newton polish, duplicates merged. "
                     "Prints each fixed point's readout, stability and slowest eigenvalue.",
         epilog="Exit codes: 2 bad arguments (before training), 3 training diverged.")
-    p.add_argument("task", metavar="TASK", choices=FIXED_POINT_TASKS,
-                   help=f"one of {', '.join(FIXED_POINT_TASKS)}")
+    p.add_argument("task", metavar="TASK", choices=tasks,
+                   help=f"one of {', '.join(tasks)}")
     p.add_argument("--g", type=real_arg("g", lo=0.0, hi=10.0), default=0.0,
                    help="initial connectivity strength, 0..10; default 0")
     p.add_argument("--neurons", "-N", type=int_arg("neurons", lo=2, hi=4096), default=256, metavar="N",
                    help="neurons, 2..4096; default 256 (the paper's)")
     p.add_argument("--epochs", type=int_arg("epochs", lo=1, hi=1_000_000), default=None, metavar="E",
                    help="parameter updates; default the paper's "
-                        f"({', '.join(f'{t} {DEFAULT_EPOCHS[t]}' for t in FIXED_POINT_TASKS)})")
+                        f"({', '.join(f'{t} {TASKS[t].paper_epochs}' for t in tasks)})")
     p.add_argument("--seed", type=int_arg("seed", lo=0, hi=V.MAX_SEED), default=0, metavar="S",
                    help="network seed, 0..2**63-1; default 0")
     _add_cache_and_json(p, "print one JSON object")
@@ -81,11 +97,11 @@ def run_fixed_points(args: argparse.Namespace) -> int:
     """
     import torch
 
-    from .cli import DEFAULT_EPOCHS
     from .dynamics import find_fixed_points, starts_from_trajectories
     from .experiments import EnsembleConfig, run_ensemble
+    from .tasks import TASKS
 
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.task]
+    epochs = args.epochs if args.epochs is not None else TASKS[args.task].paper_epochs
     cfg = EnsembleConfig(task=args.task, N=args.neurons, g=(args.g,), seeds=(args.seed,), epochs=epochs)
     res = run_ensemble(cfg, cache=True if args.cache is None else args.cache)
     net = res.model("final", dtype=torch.float64)

@@ -99,3 +99,18 @@ def cache_dir() -> str:
     if not path:
         path = os.path.join(os.path.expanduser("~"), ".cache", "lrbook")
     return path
+
+
+def on_colab() -> bool:
+    """Whether this runs in a Google Colab kernel (Colab's own module is imported).
+
+    Chapters use it to fetch what a Colab runtime lacks, e.g. the data of
+    :doc:`/book/14_sentiment`.
+
+    Returns
+    -------
+    bool
+    """
+    import sys
+
+    return "google.colab" in sys.modules

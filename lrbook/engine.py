@@ -18,7 +18,8 @@ them is a function of the stored rate :math:`r_t = \phi(x_t)` alone
 
 Shapes (time-major inside the engine; the public model API is batch-first):
 
-- ``W`` (K, N, N), ``W_in`` (K, n_in, N), ``W_out`` (K, N, n_out)
+- ``W_in`` (K, n_in, N), ``W`` (K, N, N), ``W_out`` (K, N, n_out): the weights are always
+  passed in this order, that of :data:`lrbook.models.PARAMS`
 - ``u`` (K, T, B, n_in), ``z`` (K, T, B, n_out)
 - ``R`` (K, T+1, B, N): the rates ``phi(x_t)`` for t = 0..T.
 
@@ -28,9 +29,12 @@ The chapter :doc:`/book/01_tasks` introduces the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import torch
 from torch.nn import functional as F
+
+from . import _validate as V
 
 #: The nonlinearities :math:`\phi` of the engine.
 PHIS = ("tanh", "linear", "relu", "softplus")
@@ -182,7 +186,7 @@ class Workspace:
         return self.RA[..., :self.N]
 
 
-def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor, *,
+def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor, *,
             dt: float, phi: str = "tanh", x0: torch.Tensor | None = None,
             noise: torch.Tensor | None = None, ws: Workspace | None = None
             ) -> tuple[torch.Tensor, Workspace]:
@@ -200,8 +204,8 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
 
     Parameters
     ----------
-    W, W_in, W_out : Tensor
-        (K, N, N), (K, n_in, N), (K, N, n_out).
+    W_in, W, W_out : Tensor
+        (K, n_in, N), (K, N, N), (K, N, n_out).
     u : Tensor, shape (K, T, B, n_in)
         inputs, time-major.
     dt : float
@@ -275,16 +279,40 @@ def forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.T
     return z, ws
 
 
-def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+_Grad = torch.Tensor | None
+
+
+@overload
+def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+             dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
+             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[False] = ...
+             ) -> tuple[_Grad, _Grad, _Grad]: ...
+
+
+@overload
+def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+             dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
+             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[True]
+             ) -> tuple[_Grad, _Grad, _Grad, torch.Tensor]: ...
+
+
+@overload
+def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+             dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
+             need: tuple[bool, bool, bool] = ..., x0_grad: bool
+             ) -> tuple[_Grad, _Grad, _Grad] | tuple[_Grad, _Grad, _Grad, torch.Tensor]: ...
+
+
+def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
              dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = "tanh",
-             need: tuple[bool, bool, bool] = (True, True, True)
-             ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+             need: tuple[bool, bool, bool] = (True, True, True), x0_grad: bool = False
+             ) -> tuple[_Grad, _Grad, _Grad] | tuple[_Grad, _Grad, _Grad, torch.Tensor]:
     r"""Exact gradients of a loss through :func:`forward`, given ``dL/dz``.
 
     Parameters
     ----------
-    W, W_in, W_out : Tensor
-        (K, N, N), (K, n_in, N), (K, N, n_out), as given to :func:`forward`.
+    W_in, W, W_out : Tensor
+        (K, n_in, N), (K, N, N), (K, N, n_out), as given to :func:`forward`.
     u : Tensor, shape (K, T, B, n_in)
         the inputs given to :func:`forward`.
     dz : Tensor, shape (K, T, B, n_out)
@@ -296,11 +324,19 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
     phi : {"tanh", "linear", "relu", "softplus"}
     need : (bool, bool, bool)
         which of (W_in, W, W_out) gradients to return.
+    x0_grad : bool
+        also return :math:`\partial L / \partial x_0`, the gradient with respect to the
+        initial state given to :func:`forward` (default False).
 
     Returns
     -------
     gW_in, gW, gW_out : Tensor or None
         shapes of ``W_in``, ``W``, ``W_out``; None where ``need`` is False.
+    gx0 : Tensor, shape (K, B, N)
+        only with ``x0_grad=True``: :math:`\partial L / \partial x_0` of every trial. An
+        initial state shared by the trials (shape (K, 1, N)) gets the sum over trials,
+        ``gx0.sum(1, keepdim=True)``; one taken from the weights (``x0_mode="input"``,
+        :meth:`lrbook.models.RNN.x0`) passes it on to them.
 
     Notes
     -----
@@ -314,9 +350,11 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
     and :math:`\partial L/\partial W = \Delta t \sum_t h_{t+1} \phi(x_t)^\top`,
     :math:`\partial L/\partial W_{in} = \Delta t \sum_t u_t h_{t+1}^\top`,
     :math:`\partial L/\partial W_{out} = \sum_t \phi(x_{t+1})\, (\partial_{z_t} L)^\top`
-    (sums also over the trials). ``tests/test_engine.py`` checks them against finite
-    differences. Training (:func:`lrbook.training.train`) is introduced in
-    :doc:`/book/01_tasks`.
+    (sums also over the trials). One more step of the recursion, without a readout of
+    :math:`x_0`, gives :math:`\partial L/\partial x_0 = \phi'(x_0) \odot \Delta t\, W^\top h_1
+    + (1 - \Delta t)\, h_1`. ``tests/test_engine.py`` checks them against finite
+    differences and ``torch.autograd`` through :func:`reference_forward`. Training
+    (:func:`lrbook.training.train`) is introduced in :doc:`/book/01_tasks`.
     """
     _check_phi(phi)
     K, T, B, n_in = u.shape
@@ -345,11 +383,22 @@ def backward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.
             else:
                 dphi_from_rate(phi, R[:, t], out=tmp)
             torch.mul(bufb, tmp, out=H[:, t - 1]).add_(H[:, t], alpha=a)
+    gx0 = None
+    if x0_grad:
+        # h_0 = dL/dx_0: the step above once more, with t = 0 (x_0 has no readout: the
+        # output part of HA[:, 0] is zero)
+        torch.bmm(HA[:, 0], Mb, out=bufb)
+        if linear:
+            gx0 = bufb.clone()
+        else:
+            gx0 = bufb.mul(dphi_from_rate(phi, R[:, 0], out=tmp)).add_(H[:, 0], alpha=a)
     G = torch.bmm(HA.view(K, (T + 1) * B, N + n_out).transpose(1, 2),
                   RA.view(K, (T + 1) * B, N + n_in))
     gW = G[:, :N, :N].mul(dt) if need[1] else None
     gW_in = G[:, :N, N:].transpose(1, 2).mul(dt) if need[0] else None
     gW_out = G[:, N:, :N].transpose(1, 2).contiguous() if need[2] else None
+    if gx0 is not None:
+        return gW_in, gW, gW_out, gx0
     return gW_in, gW, gW_out
 
 
@@ -359,10 +408,9 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
 
     .. math:: L_k = \tfrac12 \sum \mathrm{mask}\,(z - \hat z)^2 / \sum \mathrm{mask}
 
-    The sums run over every entry of network k; the denominator is clamped to at
-    least 1 (an all-zero mask gives loss 0). The mask weighs each entry: the tasks
-    use 0 and 1, and any non-negative mask gives the loss above and its exact
-    gradient.
+    The sums run over every entry of network k. The mask weighs each entry: the tasks
+    use 0 and 1, and any mask of finite weights >= 0 gives the loss above (a weighted
+    mean) and its exact gradient; an all-zero mask gives loss 0 and gradient 0.
 
     See :doc:`/book/01_tasks` (the loss).
 
@@ -376,17 +424,24 @@ def masked_mse(z: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
     loss : Tensor, shape (K,)
     dz : Tensor, shape of ``z``
         :math:`\partial L_k / \partial z = \mathrm{mask}\,(z - \hat z) / \sum \mathrm{mask}`.
+
+    Raises
+    ------
+    ValueError
+        if ``mask`` holds a negative, NaN or infinite entry.
     """
+    V.mask("mask", mask)
     K = z.shape[0]
     err = z - target
     dz = err * mask
-    count = mask.reshape(K, -1).sum(1).clamp_min(1.0)
+    count = mask.reshape(K, -1).sum(1)
+    count = torch.where(count > 0, count, torch.ones_like(count))    # all-zero mask: 0 / 1
     loss = 0.5 * (dz * err).reshape(K, -1).sum(1) / count
     dz.div_(count.view((K,) + (1,) * (z.dim() - 1)))
     return loss, dz
 
 
-def reference_forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
+def reference_forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
                       *, dt: float, phi: str = "tanh", x0: torch.Tensor | None = None,
                       noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The model written like its equation: a plain Euler loop, differentiable by autograd.
@@ -402,8 +457,8 @@ def reference_forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, 
 
     Parameters
     ----------
-    W, W_in, W_out : Tensor
-        (K, N, N), (K, n_in, N), (K, N, n_out): the same order and shapes as :func:`forward`.
+    W_in, W, W_out : Tensor
+        (K, n_in, N), (K, N, N), (K, N, n_out): the same order and shapes as :func:`forward`.
     u : Tensor, shape (K, T, B, n_in)
         inputs, time-major.
     dt : float
@@ -434,17 +489,18 @@ def reference_forward(W: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor, 
 
 
 class EulerRNN(torch.autograd.Function):
-    """Autograd wrapper around :func:`forward` / :func:`backward` (gradients for weights).
+    """Autograd wrapper around :func:`forward` / :func:`backward`.
 
-    Not instantiated: call ``EulerRNN.apply(W, W_in, W_out, u, dt, phi, x0, noise)``.
-    Gradients flow to ``W``, ``W_in`` and ``W_out`` only (not to ``u``, ``x0`` or
-    ``noise``). Used by :meth:`lrbook.models.RNN.forward`; the model is introduced in
-    :doc:`/book/01_tasks`.
+    Not instantiated: call ``EulerRNN.apply(W_in, W, W_out, u, dt, phi, x0, noise)``.
+    Gradients flow to ``W_in``, ``W``, ``W_out`` and to ``x0`` (so an initial state
+    taken from the weights, ``x0_mode="input"``, passes its gradient on to them), not
+    to ``u`` or ``noise``. Used by :meth:`lrbook.models.RNN.forward`; the model is
+    introduced in :doc:`/book/01_tasks`.
 
     Parameters
     ----------
-    W, W_in, W_out : Tensor
-        (K, N, N), (K, n_in, N), (K, N, n_out).
+    W_in, W, W_out : Tensor
+        (K, n_in, N), (K, N, N), (K, N, n_out).
     u : Tensor, shape (K, T, B, n_in)
         inputs, time-major.
     dt : float
@@ -459,28 +515,29 @@ class EulerRNN(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, W, W_in, W_out, u, dt, phi, x0, noise):  # type: ignore[override]
+    def forward(ctx, W_in, W, W_out, u, dt, phi, x0, noise):  # type: ignore[override]
         """Run :func:`forward` and keep its workspace for the backward pass.
 
         Parameters
         ----------
         ctx
             the autograd context.
-        W, W_in, W_out, u, dt, phi, x0, noise
+        W_in, W, W_out, u, dt, phi, x0, noise
             see the class docstring.
 
         Returns
         -------
         z : Tensor, shape (K, T, B, n_out)
         """
-        z, ws = forward(W, W_in, W_out, u, dt=dt, phi=phi, x0=x0, noise=noise)
-        ctx.save_for_backward(W, W_in, W_out, u)
+        z, ws = forward(W_in, W, W_out, u, dt=dt, phi=phi, x0=x0, noise=noise)
+        ctx.save_for_backward(W_in, W, W_out, u)
         ctx.ws, ctx.dt, ctx.phi = ws, dt, phi
+        ctx.x0_shape = None if x0 is None else x0.shape
         return z
 
     @staticmethod
     def backward(ctx, dz):  # type: ignore[override]
-        """Gradients of ``W``, ``W_in``, ``W_out`` by :func:`backward` (None for the rest).
+        """Gradients of ``W_in``, ``W``, ``W_out`` and ``x0`` by :func:`backward`.
 
         Parameters
         ----------
@@ -492,11 +549,17 @@ class EulerRNN(torch.autograd.Function):
         Returns
         -------
         tuple
-            ``(gW, gW_in, gW_out, None, None, None, None, None)``, one entry per
-            input of :meth:`forward`; a weight gradient is None when not required.
+            ``(gW_in, gW, gW_out, None, None, None, gx0, None)``, one entry per
+            input of :meth:`forward`; a gradient is None when not required.
         """
-        W, W_in, W_out, u = ctx.saved_tensors
-        need = ctx.needs_input_grad[1], ctx.needs_input_grad[0], ctx.needs_input_grad[2]
-        gW_in, gW, gW_out = backward(W, W_in, W_out, u, dz.contiguous(), ctx.ws, dt=ctx.dt,
-                                     phi=ctx.phi, need=need)
-        return gW, gW_in, gW_out, None, None, None, None, None
+        W_in, W, W_out, u = ctx.saved_tensors
+        need = tuple(ctx.needs_input_grad[:3])
+        gx0 = None
+        if ctx.x0_shape is not None and ctx.needs_input_grad[6]:
+            gW_in, gW, gW_out, gx = backward(W_in, W, W_out, u, dz.contiguous(), ctx.ws, dt=ctx.dt,
+                                             phi=ctx.phi, need=need, x0_grad=True)
+            gx0 = gx.sum_to_size(ctx.x0_shape)
+        else:
+            gW_in, gW, gW_out = backward(W_in, W, W_out, u, dz.contiguous(), ctx.ws, dt=ctx.dt,
+                                         phi=ctx.phi, need=need)
+        return gW_in, gW, gW_out, None, None, None, gx0, None

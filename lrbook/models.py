@@ -23,41 +23,16 @@ import torch
 
 from . import _memory, engine
 from . import _validate as V
+from .seeding import (  # noqa: F401  (re-exported: ``from lrbook.models import rng_for`` works)
+    STREAM_DATA,
+    STREAM_EVAL,
+    STREAM_INIT,
+    STREAM_NOISE,
+    STREAM_SHUFFLE,
+    rng_for,
+)
 
 PARAMS = ("W_in", "W", "W_out")
-
-
-def _seed_sequence(seed: int, stream: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence([int(seed), int(stream)])
-
-
-#: Random streams derived from one network seed (independent by construction).
-STREAM_INIT, STREAM_DATA, STREAM_NOISE, STREAM_EVAL, STREAM_SHUFFLE = range(5)
-
-
-def rng_for(seed: int, stream: int) -> np.random.Generator:
-    """The numpy Generator of ``stream`` for a network ``seed``.
-
-    Streams: 0 init, 1 training data, 2 state noise, 3 evaluation data, 4 shuffles
-    (:data:`STREAM_INIT` ... :data:`STREAM_SHUFFLE`). The generator is seeded with
-    ``numpy.random.SeedSequence([seed, stream])``, so streams are independent and
-    a network draws the same numbers alone or inside an ensemble.
-
-    See :doc:`/book/01_tasks` (reproducibility of every draw).
-
-    Parameters
-    ----------
-    seed : int
-        the network seed, >= 0.
-    stream : int
-        one of the ``STREAM_*`` constants.
-
-    Returns
-    -------
-    numpy.random.Generator
-        a fresh generator: two calls with the same arguments give the same draws.
-    """
-    return np.random.default_rng(_seed_sequence(seed, stream))
 
 
 def init_weights(N: int, n_in: int, n_out: int, g: float, seed: int
@@ -343,11 +318,12 @@ class RNN:
         Returns
         -------
         Tensor, shape (K, 1, N), or None
-            the first input vector ``W_in[:, 0]`` (detached) when ``x0_mode`` is
-            ``"input"``; None (zeros) otherwise.
+            the first input vector ``W_in[:, 0]`` (a view, not detached: through
+            :meth:`forward` the gradient of the initial state reaches ``W_in``) when
+            ``x0_mode`` is ``"input"``; None (zeros) otherwise.
         """
         if self.x0_mode == "input":
-            return self.W_in[:, :1, :].detach()
+            return self.W_in[:, :1, :]
         return None
 
     def noise(self, T: int, B: int, generators: Sequence[torch.Generator] | None = None
@@ -399,7 +375,7 @@ class RNN:
         """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
-        z = engine.EulerRNN.apply(self.W, self.W_in, self.W_out, ut, self.dt, self.phi,
+        z = engine.EulerRNN.apply(self.W_in, self.W, self.W_out, ut, self.dt, self.phi,
                                   self.x0(B), self.noise(T, B, noise_generators))
         return z.transpose(1, 2)
 
@@ -421,7 +397,7 @@ class RNN:
         """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
-        z, ws = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
+        z, ws = engine.forward(self.W_in, self.W, self.W_out, ut, dt=self.dt, phi=self.phi,
                                x0=self.x0(B), noise=self.noise(T, B))
         return Trajectory(r=ws.rates().transpose(1, 2).clone(), z=z.transpose(1, 2).clone())
 
@@ -438,10 +414,15 @@ class RNN:
         Returns
         -------
         Tensor, shape (K,)
+
+        Raises
+        ------
+        ValueError
+            if an array holds NaN/inf, or ``mask`` a negative weight.
         """
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
-        z, _ = engine.forward(self.W, self.W_in, self.W_out, ut, dt=self.dt, phi=self.phi,
+        z, _ = engine.forward(self.W_in, self.W, self.W_out, ut, dt=self.dt, phi=self.phi,
                               x0=self.x0(B), noise=self.noise(T, B))
         tt = self._targets(target, "target")
         mt = self._targets(mask, "mask")

@@ -8,6 +8,7 @@ the loss curves are discussed in :doc:`/book/02_training`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -20,8 +21,11 @@ import torch
 
 from . import _memory, engine
 from . import _validate as V
-from .models import PARAMS, RNN, STREAM_DATA, rng_for
-from .tasks import Cosine, FixedPoint, Task
+from ._threads import torch_threads
+from .factors import Factors, lowrank_lr, per_network
+from .models import PARAMS, RNN
+from .seeding import STREAM_DATA, STREAM_NOISE, rng_for
+from .tasks import Task
 
 __all__ = ["train", "model_for", "TrainResult", "TrainingDivergedError", "default_lr",
            "default_optimizer", "default_batch_size", "default_workers", "default_chunk", "train_memory"]
@@ -70,15 +74,15 @@ class TrainingDivergedError(RuntimeError):
                          f"(g={g:g}, seed={seed}): {what} is not finite")
 
 
-# --------------------------------------------------------------------------- defaults
-#: Paper learning rates of the fixed-point task, ``lr = lr0 (1 - g^2)^2``, by z_hat.
-FIXEDPOINT_LR0 = {0.5: 0.015, 1.0: 0.009, 2.0: 0.003}
-#: Paper learning rates of the cosine task, by g (interpolated linearly between).
-COSINE_LR = {0.0: 0.2, 0.4: 0.15, 0.8: 0.05}
+#: How the factors of a rank-constrained run start (``config["lowrank"]``).
+LOWRANK_INIT = "W = W0 + U V^T, U0 = 0, V0 unit columns"
 
+
+# --------------------------------------------------------------------------- defaults
+# The paper's choices are facts of each task class (lrbook.tasks.Task, Attributes).
 
 def default_optimizer(task: Task) -> str:
-    """The paper's optimizer for ``task``.
+    """The paper's optimizer for ``task``: its ``optimizer`` fact.
 
     See :doc:`/book/01_tasks`.
 
@@ -89,10 +93,10 @@ def default_optimizer(task: Task) -> str:
     Returns
     -------
     {"sgd", "adam"}
-        ``"sgd"`` (plain gradient descent) for the linear tasks :class:`FixedPoint`
-        and :class:`Cosine`, else ``"adam"``.
+        ``"sgd"`` (plain gradient descent) for the linear tasks :class:`~lrbook.tasks.FixedPoint`
+        and :class:`~lrbook.tasks.Cosine`, ``"adam"`` for the nonlinear ones.
     """
-    return "sgd" if isinstance(task, (FixedPoint, Cosine)) else "adam"
+    return task.optimizer
 
 
 def default_batch_size(task: Task) -> int:
@@ -113,7 +117,7 @@ def default_batch_size(task: Task) -> int:
 
 
 def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> np.ndarray:
-    r"""The paper's learning rate(s), one per network.
+    r"""The paper's learning rate(s), one per network: the task's rule :meth:`~lrbook.tasks.Task.paper_lr`.
 
     - nonlinear tasks (Adam): ``0.05 / N``;
     - fixed point (SGD): :math:`\eta = \eta_0 (1 - g^2)^2` with :math:`\eta_0`
@@ -127,7 +131,7 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
     Parameters
     ----------
     task : Task
-        :class:`FixedPoint`, :class:`Cosine` or a nonlinear task (any other).
+        any registered task (its ``paper_lr``).
     N : int
         neurons per network.
     g : float or sequence of float or ndarray
@@ -146,14 +150,7 @@ def default_lr(task: Task, N: int, g: float | Sequence[float] | np.ndarray) -> n
     >>> default_lr(FixedPoint(z_hat=2.0), 1024, 0.5).round(6).tolist()
     [0.001688]
     """
-    gs = np.atleast_1d(np.asarray(g, dtype=float))
-    if isinstance(task, FixedPoint):
-        key = min(FIXEDPOINT_LR0, key=lambda z: abs(z - abs(task.z_hat)))
-        return FIXEDPOINT_LR0[key] * (1 - gs ** 2) ** 2
-    if isinstance(task, Cosine):
-        xs = np.array(sorted(COSINE_LR))
-        return np.interp(gs, xs, [COSINE_LR[x] for x in xs])
-    return np.full(gs.shape, 0.05 / N)
+    return np.asarray(task.paper_lr(N, g), dtype=float)
 
 
 def default_workers(K: int, device: str | torch.device = "cpu") -> int:
@@ -239,9 +236,16 @@ class TrainResult:
         at that epoch, before the update.
     config : dict
         ``task`` (its parameters), ``N``, ``dt``, ``phi``, ``sigma``, ``optimizer``,
-        ``batch_size``, ``epochs``, ``trained``, ``x0_mode``.
+        ``batch_size``, ``epochs``, ``trained``, ``x0_mode``; and ``lowrank`` (how
+        the factors start) for a run trained with ``rank``.
     seconds : float
         wall time of the training loop.
+    rank : ndarray of int, shape (K,) or None
+        the rank of each network's change when trained with ``rank`` (else None).
+    U, V : ndarray, shape (K, N, R) or None
+        the final factors, ``W = W0 + U V^T`` (columns beyond a network's rank are 0).
+    lr_factors : ndarray, shape (K,) or None
+        the learning rate of U and V.
     """
 
     loss: np.ndarray
@@ -260,6 +264,10 @@ class TrainResult:
     diverged_epoch: np.ndarray
     snapshots: np.ndarray | None = None
     snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    rank: np.ndarray | None = None
+    U: np.ndarray | None = None
+    V: np.ndarray | None = None
+    lr_factors: np.ndarray | None = None
 
     @property
     def K(self) -> int:
@@ -295,6 +303,34 @@ class TrainResult:
         """Boolean (K,): which networks diverged."""
         return self.diverged_epoch >= 0
 
+    def network(self, k: int) -> TrainResult:
+        """Network ``k`` alone, as a one-network TrainResult.
+
+        Parameters
+        ----------
+        k : int
+            index of the network, 0..K-1.
+
+        Returns
+        -------
+        TrainResult
+            K = 1, arrays sliced (views, not copies; the factors cut to the network's
+            own rank); ``seconds`` is this result's ``seconds / K``, ``config`` shared.
+        """
+        k = V.integer("k", k, lo=0, hi=self.K - 1)
+        sl = slice(k, k + 1)
+        R = None if self.rank is None else int(self.rank[k])
+        cut = lambda a: None if a is None else a[sl, :, :R]  # noqa: E731
+        return TrainResult(
+            loss=self.loss[:, sl], grad_norm=self.grad_norm[:, sl], W0=self.W0[sl], W=self.W[sl],
+            W_in0=self.W_in0[sl], W_in=self.W_in[sl], W_out0=self.W_out0[sl], W_out=self.W_out[sl],
+            g=self.g[sl], seeds=self.seeds[sl], lr=self.lr[sl], config=self.config,
+            seconds=self.seconds / max(self.K, 1), diverged_epoch=self.diverged_epoch[sl],
+            snapshots=None if self.snapshots is None else self.snapshots[:, sl],
+            snapshot_epochs=self.snapshot_epochs,
+            rank=None if self.rank is None else self.rank[sl], U=cut(self.U), V=cut(self.V),
+            lr_factors=None if self.lr_factors is None else self.lr_factors[sl])
+
     def model(self, which: str = "final", *, dtype: torch.dtype = torch.float32,
               device: str | torch.device = "cpu") -> RNN:
         """Rebuild the ensemble with the ``"final"`` or ``"initial"`` weights.
@@ -328,11 +364,15 @@ class TrainResult:
 
 # --------------------------------------------------------------------------- optimisers
 class _Optimizer:
-    """Adam (PyTorch's formula) or SGD with a learning rate per network."""
+    """Adam (PyTorch's formula) or SGD with a learning rate per network and parameter.
 
-    def __init__(self, kind: str, params: dict[str, torch.Tensor], lr: torch.Tensor,
+    ``lrs[name]`` has shape (K,): the learning rate of each network for the parameter
+    ``name`` (the low-rank factors U, V have their own, see :func:`lowrank_lr`).
+    """
+
+    def __init__(self, kind: str, params: dict[str, torch.Tensor], lrs: dict[str, torch.Tensor],
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.kind, self.params, self.lr, self.betas, self.eps = kind, params, lr, betas, eps
+        self.kind, self.params, self.lrs, self.betas, self.eps = kind, params, lrs, betas, eps
         self.t = 0
         if kind == "adam":
             self.m = {k: torch.zeros_like(p) for k, p in params.items()}
@@ -341,9 +381,9 @@ class _Optimizer:
     def step(self, grads: dict[str, torch.Tensor], active: torch.Tensor) -> None:
         self.t += 1
         b1, b2 = self.betas
-        lr = self.lr * active                                  # frozen networks: lr 0
         for name, p in self.params.items():
             gr = grads[name]
+            lr = self.lrs[name] * active                       # frozen networks: lr 0
             lr_k = lr.view((-1,) + (1,) * (p.dim() - 1))
             if self.kind == "sgd":
                 p.sub_(gr * lr_k)
@@ -439,7 +479,9 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
           optimizer: str | None = None, batch_size: int | None = None,
           snapshot_every: int | None = None, on_divergence: str = "raise",
           progress: bool = False, threads: int | None = None,
-          chunk_size: int | None = None, workers: int | None = None) -> TrainResult:
+          chunk_size: int | None = None, workers: int | None = None,
+          rank: int | Sequence[int] | None = None,
+          lr_factors: float | Sequence[float] | None = None) -> TrainResult:
     """Train every network of ``model`` on ``task``, in place, for ``epochs`` updates.
 
     Parameters
@@ -477,6 +519,14 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         process chunks concurrently on this many threads, each using one core
         (default :func:`default_workers`: one per torch thread on CPU). With 1, chunks
         run one after the other, each using torch's intra-op threads.
+    rank : int or sequence of K ints, optional
+        train the recurrent change as ``W = W0 + U V^T`` with factors of rank
+        ``rank`` (1..N, one per network or one for all) from the first update on,
+        instead of ``W`` itself (:class:`lrbook.factors.Factors`; needs ``"W"`` in
+        ``model.trained``). None (default): ``W`` is trained unconstrained.
+    lr_factors : float or sequence of K floats, optional
+        learning rate(s) of U and V (> 0); default :func:`lrbook.factors.lowrank_lr`
+        (``lr * sqrt(N / rank)``). Only with ``rank``.
 
     Returns
     -------
@@ -539,11 +589,30 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                                snapshot_every=snapshot_every),
                   {"N": model.N, "K": K, "batch_size": B, "T": task.n_steps, "epochs": epochs,
                    "snapshot_every": snapshot_every}, device=dev)
-    params = {k: v for k, v in model.params().items() if k in model.trained}
+    factors, lr_f = None, None
+    if rank is not None:
+        if "W" not in model.trained:
+            raise ValueError(f"rank constrains the change of W: model.trained must include 'W'; "
+                             f"got {model.trained}")
+        ranks = per_network("rank", rank, K, integer=True, hi=model.N)
+        lr_f = lowrank_lr(model.N, ranks, lrs) if lr_factors is None else \
+            per_network("lr_factors", lr_factors, K)
+        factors = Factors(model.W, model.seeds, ranks)
+    elif lr_factors is not None:
+        raise ValueError("lr_factors is the learning rate of the low-rank factors: it needs rank; "
+                         "got rank=None")
+    trained = {k: v for k, v in model.params().items() if k in model.trained}
+    params = {k: v for k, v in trained.items() if factors is None or k != "W"}
     lr_t = torch.as_tensor(lrs, dtype=dtype, device=dev)
-    opt = _Optimizer(optimizer, params, lr_t)
+    lr_map = {name: lr_t for name in params}
+    if factors is not None:
+        params.update(U=factors.U, V=factors.V)
+        lr_map["U"] = lr_map["V"] = torch.as_tensor(lr_f, dtype=dtype, device=dev)
+    opt = _Optimizer(optimizer, params, lr_map)
     active = torch.ones(K, dtype=dtype, device=dev)
     need = ("W_in" in model.trained, "W" in model.trained, "W_out" in model.trained)
+    # x0 = W_in[:, :1] (x0_mode "input"): a trained W_in also gets the gradient through x0
+    x0_grad = need[0] and model.x0_mode == "input"
 
     W0, W_in0, W_out0 = (t.detach().cpu().numpy().copy() for t in (model.W, model.W_in, model.W_out))
     loss_hist = np.full((epochs, K), np.nan, dtype=np.float64)
@@ -556,7 +625,6 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
 
     noise_gens = None
     if model.sigma > 0:
-        from .models import STREAM_NOISE
         noise_gens = [torch.Generator().manual_seed(int(rng_for(int(s), STREAM_NOISE).integers(2**62)))
                       for s in model.seeds]
     data = _Trials(task, model.seeds, B, dev, dtype)
@@ -564,17 +632,18 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     chunk = default_chunk(K, n_workers, dev) if chunk_size is None else chunk_size
     slices = [slice(i, min(i + chunk, K)) for i in range(0, K, chunk)]
     wss: dict[int, engine.Workspace] = {}
-    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 and len(slices) > 1 else None
+    # each worker thread uses one core (torch_threads below restores the setting afterwards)
+    pool = ThreadPoolExecutor(n_workers, initializer=torch.set_num_threads, initargs=(1,)) \
+        if n_workers > 1 and len(slices) > 1 else None
     loss = torch.empty(K, dtype=dtype, device=dev)
-    grads = {name: torch.empty_like(p) for name, p in params.items()}
+    grads = {name: torch.empty_like(p) for name, p in trained.items()}   # the engine's dL/dW...
     prev = {name: torch.empty_like(p) for name, p in params.items()}   # the last finite weights
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc=f"{task.name} K={K} N={model.N}", unit="epoch", leave=False)
-    if threads is not None:
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(threads)
+    threads_set = contextlib.ExitStack()           # torch's threads, restored in the finally below
+    threads_set.enter_context(torch_threads(threads))
     t0 = time.perf_counter()
     try:
         for ep in range(epochs):
@@ -584,25 +653,29 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
             x0 = model.x0(B)
             def run_chunk(i: int, u=u, target=target, mask=mask, x0=x0, noise=noise) -> None:
                 sl = slices[i]
-                if pool is not None:
-                    torch.set_num_threads(1)           # one core per chunk
                 z, wss[i] = engine.forward(
-                    model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dt=model.dt, phi=model.phi,
+                    model.W_in[sl], model.W[sl], model.W_out[sl], u[sl], dt=model.dt, phi=model.phi,
                     x0=None if x0 is None else x0[sl], noise=None if noise is None else noise[sl],
                     ws=wss.get(i))
                 loss[sl], dz = engine.masked_mse(z, target[sl], mask[sl])
-                gr = engine.backward(model.W[sl], model.W_in[sl], model.W_out[sl], u[sl], dz, wss[i],
-                                     dt=model.dt, phi=model.phi, need=need)
+                gr = engine.backward(model.W_in[sl], model.W[sl], model.W_out[sl], u[sl], dz, wss[i],
+                                     dt=model.dt, phi=model.phi, need=need, x0_grad=x0_grad)
                 for name, gpart in zip(PARAMS, gr):
                     if gpart is not None:
                         grads[name][sl] = gpart
+                if len(gr) == 4:                       # dL/dx0, summed over trials, to W_in[:, 0]
+                    grads["W_in"][sl, 0] += gr[3].sum(1)
 
             if pool is None:
                 for i in range(len(slices)):
                     run_chunk(i)
             else:
                 list(pool.map(run_chunk, range(len(slices))))
-            gsq = torch.stack([g.reshape(K, -1).pow(2).sum(1) for g in grads.values()]).sum(0)
+            step = grads                           # the gradients of the optimised parameters
+            if factors is not None:
+                step = {k: v for k, v in grads.items() if k != "W"}
+                step["U"], step["V"] = factors.grads(grads["W"])
+            gsq = torch.stack([g.reshape(K, -1).pow(2).sum(1) for g in step.values()]).sum(0)
             gnorm_W = (grads["W"] if "W" in grads else torch.zeros(K, 1, device=dev)).reshape(K, -1).norm(dim=1)
             loss_np = loss.double().cpu().numpy()
             gsq_np = gsq.double().cpu().numpy()
@@ -617,15 +690,17 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                 diverged[bad] = ep
                 active[torch.as_tensor(np.flatnonzero(bad), device=dev)] = 0.0
             if (diverged >= 0).any():
-                for name in grads:
-                    torch.nan_to_num(grads[name], nan=0.0, posinf=0.0, neginf=0.0, out=grads[name])
+                for name in step:
+                    torch.nan_to_num(step[name], nan=0.0, posinf=0.0, neginf=0.0, out=step[name])
             if (diverged >= 0).all():
                 break
             for name, p in params.items():
                 prev[name].copy_(p)
-            opt.step(grads, active)
+            opt.step(step, active)
+            if factors is not None:
+                model.W.copy_(factors.weights())
             finite = torch.ones(K, dtype=torch.bool, device=dev)
-            for p in params.values():
+            for p in (*params.values(), model.W):
                 finite &= torch.isfinite(p.reshape(K, -1)).all(1)
             bad = ~finite.cpu().numpy() & (diverged < 0)
             if bad.any():                          # this update took the weights out of range
@@ -636,6 +711,8 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
                 idx = torch.as_tensor(np.flatnonzero(stopped), device=dev)
                 for name, p in params.items():
                     p[idx] = prev[name][idx]
+                if factors is not None:
+                    model.W.copy_(factors.weights())
             if bad.any() and on_divergence == "raise":
                 k = int(np.flatnonzero(bad)[0])
                 raise TrainingDivergedError(ep, k, float(model.g[k]), int(model.seeds[k]), "the updated weights")
@@ -653,8 +730,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
             pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
-        if threads is not None:
-            torch.set_num_threads(old_threads)
+        threads_set.close()
     seconds = time.perf_counter() - t0
     # epochs after a network diverged keep NaN in its history
     for k, e in enumerate(diverged):
@@ -666,13 +742,19 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         "optimizer": optimizer, "batch_size": B, "epochs": epochs, "trained": list(model.trained),
         "x0_mode": model.x0_mode,
     }
+    if factors is not None:
+        config["lowrank"] = LOWRANK_INIT
     return TrainResult(
         loss=loss_hist, grad_norm=gn_hist, W0=W0, W=model.W.detach().cpu().numpy().copy(),
         W_in0=W_in0, W_in=model.W_in.detach().cpu().numpy().copy(), W_out0=W_out0,
         W_out=model.W_out.detach().cpu().numpy().copy(), g=model.g.copy(), seeds=model.seeds.copy(),
         lr=np.asarray(lrs, dtype=float), config=config, seconds=seconds, diverged_epoch=diverged,
         snapshots=np.stack(snaps) if snaps else None,
-        snapshot_epochs=np.asarray(snap_epochs, dtype=np.int64))
+        snapshot_epochs=np.asarray(snap_epochs, dtype=np.int64),
+        rank=None if factors is None else factors.ranks.copy(),
+        U=None if factors is None else factors.U.cpu().numpy().copy(),
+        V=None if factors is None else factors.V.cpu().numpy().copy(),
+        lr_factors=None if lr_f is None else np.asarray(lr_f, dtype=float))
 
 
 def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int | Sequence[int] = 0,
@@ -680,7 +762,8 @@ def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int |
               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> RNN:
     """An ensemble shaped for ``task`` with the paper's choices.
 
-    tanh for the nonlinear tasks, linear for :class:`FixedPoint` and :class:`Cosine`;
+    ``phi`` defaults to ``task.phi`` (tanh for the nonlinear tasks, linear for
+    :class:`~lrbook.tasks.FixedPoint` and :class:`~lrbook.tasks.Cosine`);
     ``trained`` defaults to ``task.default_trained``; initial state per ``task.x0``.
 
     See :doc:`/book/01_tasks`.
@@ -718,7 +801,7 @@ def model_for(task: Task, N: int, g: float | Sequence[float] = 0.0, seeds: int |
     """
     _check_task(task)
     if phi is None:
-        phi = "linear" if isinstance(task, (FixedPoint, Cosine)) else "tanh"
+        phi = task.phi
     return RNN.create(N, task.n_in, task.n_out, g, seeds, dt=task.dt, phi=phi, sigma=sigma,
                       trained=tuple(trained) if trained is not None else task.default_trained,
                       x0_mode=task.x0, device=device, dtype=dtype)

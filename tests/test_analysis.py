@@ -465,10 +465,21 @@ def test_analysis_of_very_small_matrices_works(N):
     rng = np.random.default_rng(0)
     W0 = rng.standard_normal((N, N))
     W = W0 + 0.1 * rng.standard_normal((N, N))
-    rep = analyse(W0, W, lambda w: float(np.sum(w ** 2)), W_in=rng.standard_normal((1, N)),
-                  W_out=rng.standard_normal((N, 1)))
+    W_in, W_out = rng.standard_normal((1, N)), rng.standard_normal((N, 1))
+    rep = analyse(W0, W, lambda w: float(np.sum(w ** 2)), W_in=W_in, W_out=W_out)
     assert rep.ranks.tolist() == list(range(0, N + 1)) and len(rep.singular_values) == N
-    assert rep.alignment is not None
+    # r_align clipped to N: all N singular vectors, each |cos| against an independent SVD
+    al = rep.alignment
+    assert al.labels == ["m1", "w1", "W0 m1", "W0^T w1"]
+    U, s, Vt = np.linalg.svd(W - W0)
+    refs = np.stack([W_in[0], W_out[:, 0], W0 @ W_in[0], W0.T @ W_out[:, 0]], axis=1)
+    unit = refs / np.linalg.norm(refs, axis=0)
+    np.testing.assert_allclose(al.singular_values, s, rtol=1e-10)
+    np.testing.assert_allclose(al.left, np.abs(U.T @ unit), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(al.right, np.abs(Vt @ unit), rtol=1e-8, atol=1e-12)
+    # N <= 4 generic references span R^N: every singular vector lies in their span
+    np.testing.assert_allclose(al.left_span, 1.0, rtol=1e-10)
+    np.testing.assert_allclose(al.right_span, 1.0, rtol=1e-10)
     with pytest.raises(ValueError, match=f"r_align must be an integer in 1..{N}; got 3"):
         analyse(W0, W, W_in=rng.standard_normal((1, N)), r_align=3)
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from lrbook import FlipFlop, TrainingDivergedError, WorkingMemory, engine, model_for, train
-from lrbook.analysis import convergence_epoch, evaluate_result
-from lrbook.beyond import evaluate_variant, lowrank_lr, study, train_variant, variant_losses
+from lrbook.analysis import convergence_epoch, evaluate_result, silent_loss
+from lrbook.beyond import study
 from lrbook.beyond.study import lowrank_study, lowrank_table, network_epochs, variant_study, variant_table
+from lrbook.experiments import NetworkConfig, run_networks, stack
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -25,77 +26,57 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-# --------------------------------------------------------------------------- training
-@pytest.mark.parametrize("task", [FlipFlop(), WorkingMemory()], ids=["flipflop", "romo"])
-@pytest.mark.parametrize("trained", [("W_in", "W", "W_out"), ("W",)], ids=["all", "W-only"])
-def test_reproduces_lrbook_train(task, trained):
-    model = model_for(task, 16, g=[0.0, 0.9], seeds=[0, 1], trained=trained)
-    ref = train(model, task, 6, threads=1, workers=1)
-    res = train_variant(task, 16, [0.0, 0.9], [0, 1], 6, trained=trained)
-    np.testing.assert_allclose(res.loss, ref.loss, rtol=1e-6)
-    np.testing.assert_allclose(res.W, ref.W, atol=1e-6)
-    np.testing.assert_allclose(res.W_in, ref.W_in, atol=1e-6)
-    np.testing.assert_allclose(res.W_out, ref.W_out, atol=1e-6)
-    np.testing.assert_array_equal(res.W0, ref.W0)
-    if trained == ("W",):
-        np.testing.assert_array_equal(res.W_in, res.W_in0)
-        np.testing.assert_array_equal(res.W_out, res.W_out0)
-    assert res.config["phi"] == "tanh" and (res.rank == -1).all()
+# --------------------------------------------------------------------------- the variants are options of train
+def _train(task, N, g, seeds, epochs, **kw):
+    """The chapter's variants, run by the one loop: ``phi``/``trained`` pick the model."""
+    model_kw = {k: kw.pop(k) for k in ("phi", "trained") if k in kw}
+    model = model_for(task, N, g=g, seeds=seeds, **model_kw)
+    return train(model, task, epochs, threads=1, **kw)
 
 
 def test_relu_and_softplus_networks_learn():
     for phi, task in (("relu", FlipFlop()), ("softplus", WorkingMemory())):
-        res = train_variant(task, 24, 0.5, [0, 1], 40, phi=phi)
+        res = _train(task, 24, [0.5, 0.5], [0, 1], 40, phi=phi)
         assert not res.diverged.any()
         assert np.all(res.loss[-5:].mean(0) < 0.9 * res.loss[:3].mean(0)), (phi, res.loss[[0, -1]])
-        assert res.model().phi == phi
-
-
-@pytest.mark.parametrize("phi", ["relu", "softplus"])
-def test_variant_training_equals_lrbook_train_for_any_phi(phi):
-    """relu/softplus networks run on lrbook's one engine: train_variant and train agree."""
-    task = FlipFlop()
-    ref = train(model_for(task, 16, g=[0.0, 0.9], seeds=[0, 1], phi=phi), task, 6, threads=1, workers=1)
-    res = train_variant(task, 16, [0.0, 0.9], [0, 1], 6, phi=phi)
-    assert ref.config["phi"] == res.config["phi"] == phi
-    np.testing.assert_allclose(res.loss, ref.loss, rtol=1e-6)
-    np.testing.assert_allclose(res.W, ref.W, atol=1e-6)
+        assert res.model().phi == phi and res.config["phi"] == phi
 
 
 def test_relu_divergence_is_reported():
     task = FlipFlop()
-    res = train_variant(task, 16, [0.5, 6.0], 0, 5, phi="relu")
+    res = _train(task, 16, [0.5, 6.0], [0, 0], 5, phi="relu", on_divergence="stop")
     assert res.diverged.tolist() == [False, True] and res.diverged_epoch[1] == 0
     assert np.isfinite(res.loss[:, 0]).all() and np.isnan(res.loss[1:, 1]).all()
     np.testing.assert_array_equal(res.W[1], res.W0[1])                # never updated
     with pytest.raises(TrainingDivergedError, match="epoch 0 in network 1"):
-        train_variant(task, 16, [0.5, 6.0], 0, 5, phi="relu", on_divergence="raise")
+        _train(task, 16, [0.5, 6.0], [0, 0], 5, phi="relu")
 
 
 def test_lowrank_change_has_rank_at_most_R():
     task = FlipFlop()
     ranks = [1, 2, 4, 3]
-    res = train_variant(task, 20, [0.0, 0.0, 0.9, 0.9], [0, 1, 0, 1], 25, rank=ranks)
-    assert res.rank.tolist() == ranks
+    gs, seeds = [0.0, 0.0, 0.9, 0.9], [0, 1, 0, 1]
+    res = _train(task, 20, gs, seeds, 25, rank=ranks)
+    assert res.rank.tolist() == ranks and res.config["lowrank"]
     dW = res.W.astype(np.float64) - res.W0
     s = np.linalg.svd(dW, compute_uv=False)
     for k, R in enumerate(ranks):
         assert s[k, R - 1] > 1e-3, "the change uses its R dimensions"
-        assert s[k, R] < 1e-6 * s[k, 0], "and no more"
+        assert s[k, R] < 1e-5 * s[k, 0], "and no more"
         np.testing.assert_array_equal(res.U[k][:, R:], 0)
         np.testing.assert_array_equal(res.V[k][:, R:], 0)
         np.testing.assert_allclose(dW[k], res.U[k] @ res.V[k].T, atol=1e-6)
     # U starts at 0: the first epoch's loss is that of W0 (the same as unconstrained training)
-    full = train_variant(task, 20, [0.0, 0.0, 0.9, 0.9], [0, 1, 0, 1], 1)
-    np.testing.assert_allclose(res.loss[0], full.loss[0], rtol=1e-6)
+    full = _train(task, 20, gs, seeds, 1)
+    np.testing.assert_array_equal(res.loss[0], full.loss[0])
     assert np.all(res.loss[-3:].mean(0) < res.loss[0])
-    np.testing.assert_allclose(res.lr_factors, lowrank_lr(20, np.array(ranks), 0.05 / 20))
+    np.testing.assert_allclose(res.lr_factors, 0.05 / 20 * np.sqrt(20 / np.array(ranks)))
 
 
 def test_lowrank_gradients_match_autograd():
     """The factor gradients G V and G^T U equal autograd through W0 + U V^T."""
     task = FlipFlop()
-    res = train_variant(task, 12, 0.7, [0, 1], 3, rank=2)         # non-zero U and V
+    res = _train(task, 12, [0.7, 0.7], [0, 1], 3, rank=2)           # non-zero U and V
     U = torch.tensor(res.U, dtype=torch.float64, requires_grad=True)
     Vf = torch.tensor(res.V, dtype=torch.float64, requires_grad=True)
     W0 = torch.tensor(res.W0, dtype=torch.float64)
@@ -104,9 +85,9 @@ def test_lowrank_gradients_match_autograd():
     b = task.batch(4, np.random.default_rng(0))
     u = torch.tensor(b.u, dtype=torch.float64).unsqueeze(0).expand(2, -1, -1, -1).transpose(1, 2).contiguous()
     W = W0 + U @ Vf.transpose(1, 2)
-    z, ws = engine.forward(W.detach(), W_in, W_out, u, dt=task.dt, phi="tanh")
+    z, ws = engine.forward(W_in, W.detach(), W_out, u, dt=task.dt, phi="tanh")
     dz = torch.ones_like(z)
-    _, gW, _ = engine.backward(W.detach(), W_in, W_out, u, dz, ws, dt=task.dt)
+    _, gW, _ = engine.backward(W_in, W.detach(), W_out, u, dz, ws, dt=task.dt)
     x = torch.zeros(2, 4, 12, dtype=torch.float64)
     zs = []
     for t in range(u.shape[1]):
@@ -117,42 +98,76 @@ def test_lowrank_gradients_match_autograd():
     torch.testing.assert_close(torch.bmm(gW.transpose(1, 2), U.detach()), Vf.grad)
 
 
-def test_train_variant_validates():
+def test_rank_and_lr_factors_are_validated():
     task = FlipFlop()
-    with pytest.raises(ValueError, match="phi must be one of"):
-        train_variant(task, 8, 0.0, 0, 2, phi="elu")
     with pytest.raises(ValueError, match="trained must include 'W'"):
-        train_variant(task, 8, 0.0, 0, 2, rank=2, trained=("W_out",))
-    with pytest.raises(ValueError, match="rank must be in 1..N=8"):
-        train_variant(task, 8, 0.0, 0, 2, rank=9)
-    with pytest.raises(ValueError, match="rank\\[0\\] must be an integer >= 1"):
-        train_variant(task, 8, 0.0, 0, 2, rank=0)
-    with pytest.raises(ValueError, match="g and seeds must have the same length"):
-        train_variant(task, 8, [0.0, 0.5], [0, 1, 2], 2)
+        _train(task, 8, [0.0], [0], 2, rank=2, trained=("W_out",))
+    with pytest.raises(ValueError, match="rank must be an integer in 1..8; got 9"):
+        _train(task, 8, [0.0], [0], 2, rank=9)
+    with pytest.raises(ValueError, match="rank must be an integer in 1..8; got 0"):
+        _train(task, 8, [0.0], [0], 2, rank=0)
+    with pytest.raises(ValueError, match="rank must be one value or K=2 values"):
+        _train(task, 8, [0.0, 0.5], [0, 0], 2, rank=[1, 2, 3])
+    with pytest.raises(ValueError, match="lr_factors .* needs rank"):
+        _train(task, 8, [0.0], [0], 2, lr_factors=0.1)
+    with pytest.raises(ValueError, match="lr_factors must be > 0.0 and finite; got -1.0"):
+        _train(task, 8, [0.0], [0], 2, rank=1, lr_factors=-1.0)
+
+
+def test_lowrank_networks_go_through_the_cache(tmp_path):
+    """Rank-constrained networks are cached like any other: a second run trains nothing."""
+    cfgs = [NetworkConfig("flipflop", N=12, g=0.9, seed=s, epochs=4, rank=R) for s in (0, 1) for R in (1, 3)]
+    first = run_networks(cfgs, cache=tmp_path)
+    again = run_networks(cfgs, cache=tmp_path)
+    assert not any(p.from_cache for p in first) and all(p.from_cache for p in again)
+    for a, b in zip(first, again):
+        for name in ("loss", "W", "U", "V", "lr_factors", "rank"):
+            np.testing.assert_array_equal(getattr(a.result, name), getattr(b.result, name))
+        assert b.result.U.shape == (1, 12, b.config.rank)
+    both = stack(again)
+    assert both.rank.tolist() == [1, 3, 1, 3] and both.U.shape == (4, 12, 3)
+    np.testing.assert_array_equal(both.U[0, :, 1:], 0)
+    # the same network trained alone gives the same numbers as inside the ensemble
+    alone = _train(FlipFlop(), 12, [0.9], [1], 4, rank=3)
+    np.testing.assert_allclose(alone.W[0], again[3].result.W[0], atol=1e-6)
+    # keys of unconstrained networks do not mention the option
+    assert "rank" not in NetworkConfig("flipflop", N=12).to_dict()
+    assert cfgs[0].group_key == cfgs[1].group_key != NetworkConfig("flipflop", N=12, g=0.9, epochs=4).group_key
+    with pytest.raises(ValueError, match="rank must be an integer in 1..12; got 13"):
+        NetworkConfig("flipflop", N=12, rank=13)
 
 
 # --------------------------------------------------------------------------- evaluation
-def test_evaluate_variant_equals_lrbook_analysis_for_tanh():
+def test_capped_reference_and_diverged_networks_in_evaluate_result():
     task = FlipFlop()
-    res = train_variant(task, 16, [0.0, 0.9], [0, 1], 30)
-    ref = evaluate_result(res, task, ranks=[0, 1, 2, 4, 16], n_shuffles=0, batch_size=64)
-    ev = evaluate_variant(res, task, ranks=[0, 1, 2, 4, 16], batch_size=64)
-    np.testing.assert_allclose(ev.truncation_losses, ref.truncation_losses, rtol=1e-5)
-    np.testing.assert_allclose(ev.L0, ref.L0, rtol=1e-5)
-    np.testing.assert_allclose(ev.loss_trained, ref.loss_trained, rtol=1e-5)
-    np.testing.assert_array_equal(ev.functional_rank, ref.functional_rank)
-    # full rank is the trained network, rank 0 the initial recurrent weights
-    np.testing.assert_allclose(ev.truncation_losses[:, -1], ev.loss_trained, rtol=1e-5)
-    np.testing.assert_allclose(ev.truncation_losses[:, 0], variant_losses(res, task, res.W0, batch_size=64),
-                               rtol=1e-5)
+    res = _train(task, 16, [0.5, 6.0], [0, 0], 5, phi="relu", on_divergence="stop")
+    res.W[1] = np.nan                                   # a network whose weights are not finite
+    paper = evaluate_result(res, task, ranks=[0, 1, 16], n_shuffles=0, batch_size=32)
+    capped = evaluate_result(res, task, ranks=[0, 1, 16], n_shuffles=0, reference="capped", batch_size=32)
+    assert np.isnan(paper.loss_trained[1]) and np.isnan(paper.truncation_losses[1]).all()
+    assert np.ma.is_masked(paper.functional_rank[1]) and np.ma.is_masked(capped.functional_rank[1])
+    np.testing.assert_array_equal(paper.truncation_losses, capped.truncation_losses)
+    # the rank's reference is min(L(R=0), L_silent): never looser than the paper's
+    silent = silent_loss(task, res.seeds, 32)
+    assert silent.shape == (2,) and np.all(silent > 0)
+    fr_p, fr_c = paper.functional_rank[0], capped.functional_rank[0]
+    if not np.ma.is_masked(fr_c):
+        assert not np.ma.is_masked(fr_p) and fr_c >= fr_p
+    with pytest.raises(ValueError, match="reference must be one of"):
+        evaluate_result(res, task, ranks=[0], n_shuffles=0, reference="silent")
 
 
-def test_evaluate_variant_softplus_truncation_ends_at_trained_loss():
+def test_first_batch_silent_loss_is_the_loss_of_z_zero_on_the_first_training_batch():
     task = FlipFlop()
-    res = train_variant(task, 12, 0.5, 0, 10, phi="softplus")
-    ev = evaluate_variant(res, task, ranks=[0, 12], batch_size=32)
-    assert ev.truncation_losses[0, 1] == pytest.approx(ev.loss_trained[0], rel=1e-5)
-    assert ev.L0[0] != pytest.approx(ev.loss_trained[0])
+    res = _train(task, 8, [0.0], [3], 1)
+    model = res.model("initial")
+    model.W_out.zero_()                                   # z = 0 on every trial
+    silent = study.first_batch_silent_loss(task, [3])
+    again = _train(task, 8, [0.0], [3], 1)                # a fresh run: its L0 uses the same batch
+    zero = train(model, task, 1, threads=1)
+    np.testing.assert_allclose(silent, zero.loss[0], rtol=1e-6)
+    # a tanh network's initial output is tiny: its L0 is close to (not equal to) the silent loss
+    assert again.loss[0, 0] == pytest.approx(silent[0], rel=0.01) and again.loss[0, 0] != silent[0]
 
 
 # --------------------------------------------------------------------------- studies and figures
@@ -172,8 +187,27 @@ def tiny_sizes():
 
 
 @pytest.fixture(scope="module")
-def romo_ci(tiny_sizes):
-    return variant_study("ci", tasks=("romo",), variants=("relu", "tanh, W only"))
+def study_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def romo_ci(tiny_sizes, study_cache):
+    return variant_study("ci", tasks=("romo",), variants=("relu", "tanh, W only"), cache=study_cache)
+
+
+def test_a_second_study_trains_nothing(romo_ci, study_cache, monkeypatch):
+    """The variants go through the result cache: run again, the study reads every network back."""
+    import lrbook.experiments.run as run
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained a network that is in the cache")
+
+    monkeypatch.setattr(run, "train", no_training)
+    again = variant_study("ci", tasks=("romo",), variants=("relu", "tanh, W only"), cache=study_cache)
+    for key, s in romo_ci.items():
+        np.testing.assert_array_equal(again[key].loss, s.loss)
+        np.testing.assert_array_equal(again[key].norm_dW, s.norm_dW)
 
 
 def test_variant_study_ci_one_task(romo_ci):
@@ -231,8 +265,8 @@ def test_network_epochs():
 
 
 @pytest.fixture(scope="module")
-def lowrank_ci(tiny_sizes):
-    return lowrank_study("ci")
+def lowrank_ci(tiny_sizes, study_cache):
+    return lowrank_study("ci", cache=study_cache)
 
 
 def test_lowrank_study_ci(lowrank_ci):

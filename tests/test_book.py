@@ -6,6 +6,7 @@ These checks are static (no kernel); the chapters themselves run as nbval tests
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -169,6 +170,16 @@ def test_config_assets_exist():
     assert not CONFIG["sphinx"]["config"]["mathjax_path"].startswith("http"), "MathJax is served offline"
 
 
+def test_code_font_lets_80_columns_fit():
+    """The stylesheet that sizes code so that CODE_WIDTH characters fit (tests/browser checks it)."""
+    sphinx = CONFIG["sphinx"]["config"]
+    css = sphinx.get("html_css_files", [])
+    assert "lrbook.css" in css, "_config.yml must list lrbook.css in html_css_files"
+    found = [ROOT / s / "lrbook.css" for s in sphinx["html_static_path"] if (ROOT / s / "lrbook.css").is_file()]
+    assert found, "lrbook.css is not in a static path"
+    assert re.search(r"div\.highlight pre\s*\{[^}]*font-size", found[0].read_text()), found[0]
+
+
 def test_repository_url_in_one_place():
     url = CONFIG["repository"]["url"]
     assert url.startswith("https://")
@@ -315,3 +326,194 @@ def test_copyright_year_comes_from_the_build_date():
     """Sphinx replaces the final year of the copyright with SOURCE_DATE_EPOCH's, which make book sets."""
     assert re.fullmatch(r"\d{4}-\d{4}, .+", CONFIG["copyright"]), CONFIG["copyright"]
     assert 'SOURCE_DATE_EPOCH="$${SOURCE_DATE_EPOCH:-$$(date +%s)}"' in (ROOT / "Makefile").read_text()
+
+
+# ---------------------------------------------------------------- the page as a reader sees it
+
+CODE_WIDTH = 80   # characters of a code line that fit the page's column (and a phone's)
+
+
+def code_cells(page: Path) -> list[tuple[int, object]]:
+    """(index among the page's cells, cell) of every code cell, as jupytext reads the page."""
+    return [(i, c) for i, c in enumerate(jupytext.read(page).cells) if c.cell_type == "code"]
+
+
+def _python(source: str) -> str:
+    """A cell's source without IPython magics and shell escapes (they do not parse)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+@pytest.mark.parametrize("page", notebook_pages(), ids=lambda p: p.name)
+def test_code_fits_the_column(page: Path):
+    """No code line is wider than the column: the page never scrolls code sideways."""
+    long = [f"cell {i}, line {n}: ({len(line)}) {line}"
+            for i, cell in code_cells(page)
+            for n, line in enumerate(cell.source.splitlines(), start=1)
+            if len(line) > CODE_WIDTH]
+    assert not long, (f"{page.name}: {len(long)} code line(s) over {CODE_WIDTH} characters:\n"
+                      + "\n".join(long))
+
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*?)\s*$")
+
+
+def literal_code_blocks(text: str) -> list[tuple[int, str, list[str]]]:
+    """(first line number, language, lines) of the fenced code blocks of a page.
+
+    MyST directives (```` ```{name} ````, e.g. code cells, exercises) are not code
+    blocks; the code blocks nested in them are.
+    """
+    out, directives, block = [], [], None
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = _FENCE.match(line)
+        if block is not None:
+            fence = block[1]
+            if m and not m.group(2) and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                out.append((block[0], block[2], block[3]))
+                block = None
+            else:
+                block[3].append(line)
+            continue
+        if not m:
+            continue
+        fence, info = m.groups()
+        if not info and directives and fence[0] == directives[-1][0] and len(fence) >= len(directives[-1]):
+            directives.pop()
+        elif info.startswith("{"):
+            directives.append(fence)
+        else:
+            block = [n + 1, fence, info, []]
+    return out
+
+
+def test_literal_code_block_parser():
+    text = ("````{exercise}\n:label: x\n\n```python\nx = 1\n```\n````\n\n"
+            "```{code-cell} ipython3\ny = 2\n```\n\n```\nplain\n```\n")
+    assert literal_code_blocks(text) == [(5, "python", ["x = 1"]), (14, "", ["plain"])]
+
+
+@pytest.mark.parametrize("page", sorted(BOOK.glob("*.md")), ids=lambda p: p.name)
+def test_code_blocks_fit_the_column(page: Path):
+    """The code shown but not run (```` ```python ```` blocks) fits the column too."""
+    long = [f"line {start + k}: ({len(line)}) {line}"
+            for start, _, lines in literal_code_blocks(page.read_text(encoding="utf-8"))
+            for k, line in enumerate(lines) if len(line) > CODE_WIDTH]
+    assert not long, (f"{page.name}: code line(s) over {CODE_WIDTH} characters:\n"
+                      + "\n".join(long))
+
+
+HIDDEN = {"hide-input", "hide-cell"}
+
+
+def _is_setup(source: str) -> bool:
+    """A setup cell opens with imports."""
+    tree = ast.parse(_python(source))
+    return bool(tree.body) and isinstance(tree.body[0], (ast.Import, ast.ImportFrom))
+
+
+def _shows_results(source: str) -> bool:
+    """The cell prints, displays, or ends with an expression whose value is shown."""
+    tree = ast.parse(_python(source))
+    calls = {n.func.id for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    last = tree.body[-1] if tree.body else None
+    shown = (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+             and isinstance(last.value.func, ast.Name) and last.value.func.id == "Table")
+    return shown or bool(calls & {"print", "display"})
+
+
+@pytest.mark.parametrize("page", notebook_pages(), ids=lambda p: p.name)
+def test_setup_cell_is_collapsed(page: Path):
+    """The cell after the install cell sets the page up (imports, scale): collapsed, not removed.
+
+    Every chapter has one; another page has one when the cell opens with imports. The
+    reader opens it with the page's "show" toggle. When it shows a result (a table of
+    the networks, the scale), only its code is collapsed (``hide-input``): ``hide-cell``
+    would hide the result too.
+    """
+    cells = code_cells(page)
+    assert len(cells) >= 2 or page not in chapters(), f"{page.name}: no cell after the install cell"
+    if len(cells) < 2:
+        return
+    _, cell = cells[1]
+    setup = _is_setup(cell.source)
+    if page in chapters():
+        assert setup, f"{page.name}: the first cell after the install cell must set the chapter up"
+        assert "Checks(" in cell.source and re.search(r"\b(by_scale|get_scale)\(", cell.source), (
+            f"{page.name}: the setup cell makes the chapter's checks and reads its scale")
+    if not setup:
+        return
+    tags = set(cell.metadata.get("tags", []))
+    assert tags & HIDDEN, f"{page.name}: tag the setup cell hide-input or hide-cell (tags: {sorted(tags)})"
+    assert "remove-cell" not in tags and "remove-input" not in tags, \
+        f"{page.name}: the setup cell is collapsed, not removed: the reader can open it"
+    if _shows_results(cell.source):
+        assert "hide-input" in tags, \
+            f"{page.name}: the setup cell shows a result; hide-cell would hide it too: use hide-input"
+    # the cells that carry the idea stay open: no other cell is collapsed whole
+    others = [i for i, c in cells[2:] if "hide-cell" in c.metadata.get("tags", [])]
+    assert not others, f"{page.name}: cells {others} are collapsed whole (hide-cell)"
+
+
+_ALIGNED = re.compile(r"\{[^{}]*:[^{}]*[<>^]\d+[^{}]*\}|\.(ljust|rjust|center)\(|[\"']\\n[\"']\.join\(")
+
+
+def tabular_prints(source: str) -> list[str]:
+    """Lines of a code cell that print results as text columns instead of a Table.
+
+    Flags a ``print`` inside a ``for`` or ``while`` loop or a comprehension (one line
+    per row), and a ``print`` that aligns columns itself (``{x:>8}``, ``.ljust()``) or
+    joins lines (``"\\n".join``). A ``print`` of one fact on one line passes.
+    """
+    tree = ast.parse(_python(source))
+    lines = _python(source).splitlines()
+    hits: dict[int, str] = {}
+    loops = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp,
+             ast.GeneratorExp)
+
+    def is_print(node) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "print")
+
+    for loop in ast.walk(tree):
+        if isinstance(loop, loops):
+            for node in ast.walk(loop):
+                if is_print(node):
+                    hits[node.lineno] = "print in a loop"
+    for node in ast.walk(tree):
+        if is_print(node):
+            text = "\n".join(lines[node.lineno - 1:node.end_lineno])
+            if _ALIGNED.search(text):
+                hits.setdefault(node.lineno, "print of aligned columns")
+    return [f"line {n} ({why}): {lines[n - 1].strip()}" for n, why in sorted(hits.items())]
+
+
+def test_tabular_print_detector():
+    flagged = [
+        "for g in gs:\n    print(f'g = {g}: loss {loss[g]:.3f}')",
+        "while k < 3:\n    print(k, x[k])\n    k += 1",
+        "[print(k, v) for k, v in d.items()]",
+        "print(f'{key:>22}: {value}')",
+        "print(name.ljust(10), value)",
+        "print('\\n'.join(f'{a} {b}' for a, b in rows))",
+    ]
+    for src in flagged:
+        assert tabular_prints(src), src
+    fine = [
+        "print(f'lrbook {v}, scale {s!r}: N = {N}')",
+        "print(f'{len(emb)} vectors; {x:.3f} and {frac:.0%}')",
+        "for g in gs:\n    ck.check(f'loss-{g}', 'claim', x, lt=1)\nprint('one fact')",
+        "print(model)",
+        "%matplotlib inline\nprint(f'{n:,} parameters')",
+    ]
+    for src in fine:
+        assert not tabular_prints(src), src
+
+
+@pytest.mark.parametrize("page", notebook_pages(), ids=lambda p: p.name)
+def test_results_are_tables_not_printed_columns(page: Path):
+    """Tabular results are shown with lrbook.checks.Table (HTML, headers); print is for one line."""
+    hits = [f"cell {i}, {hit}" for i, cell in code_cells(page) for hit in tabular_prints(cell.source)]
+    assert not hits, (f"{page.name}: print a table with lrbook.checks.Table instead:\n"
+                      + "\n".join(hits))

@@ -15,7 +15,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def test_fixed_points_json_contract_and_cache_reuse(capsys, tmp_path):
+def test_fixed_points_json_contract_and_cache_reuse(capsys, tmp_path, monkeypatch):
     args = ("fixed-points", "flipflop", "--g", "0.5", "-N", "16", "--epochs", "20", "--seed", "1",
             "--cache", str(tmp_path), "--json")
     code, out, err = _run(capsys, *args)
@@ -30,8 +30,15 @@ def test_fixed_points_json_contract_and_cache_reuse(capsys, tmp_path):
         assert p["stable"] == (p["n_unstable"] == 0) == (p["max_real_eigenvalue"] < 0)
         assert 0 <= p["q"] < 1e-12
     assert list((tmp_path / "networks").glob("*.npz")), "the network is cached"
-    code2, out2, _ = _run(capsys, *args)                # read back from the cache: same answer
-    assert code2 == 0 and json.loads(out2) == d
+    from lrbook.experiments import run as run_mod
+
+    def no_training(*a, **k):
+        raise AssertionError("trained again instead of reading the cache")
+
+    monkeypatch.setattr(run_mod, "train", no_training)
+    code2, out2, err2 = _run(capsys, *args)             # read back from the cache: same answer
+    assert code2 == 0, err2
+    assert json.loads(out2) == d
 
 
 @pytest.mark.parametrize("argv, name", [

@@ -21,12 +21,12 @@ def test_one_euler_step_by_hand():
     x1 = 0.5 * np.array([0.2, -0.4]) + 0.5 * (np.array([[0.5, -1.0], [2.0, 0.25]]) @ r0
                                                + np.array([1.0, -2.0]) * 1.5)
     z0 = np.tanh(x1) @ np.array([0.3, 0.7])
-    z, ws = engine.forward(W, W_in, W_out, u, dt=dt, phi="tanh", x0=x0)
+    z, ws = engine.forward(W_in, W, W_out, u, dt=dt, phi="tanh", x0=x0)
     assert z.shape == (1, 1, 1, 1)
     np.testing.assert_allclose(z.item(), z0, rtol=1e-12)
     np.testing.assert_allclose(ws.rates()[0, 1, 0].numpy(), np.tanh(x1), rtol=1e-12)
     # linear: z = w^T x1
-    zl, _ = engine.forward(W, W_in, W_out, u, dt=dt, phi="linear", x0=x0)
+    zl, _ = engine.forward(W_in, W, W_out, u, dt=dt, phi="linear", x0=x0)
     xl = 0.5 * np.array([0.2, -0.4]) + 0.5 * (np.array([[0.5, -1.0], [2.0, 0.25]]) @ [0.2, -0.4]
                                                + np.array([1.0, -2.0]) * 1.5)
     np.testing.assert_allclose(zl.item(), xl @ [0.3, 0.7], rtol=1e-12)
@@ -40,15 +40,15 @@ def test_forward_matches_the_reference_loop(phi, with_x0):
     u = torch.randn(2, 7, 3, 2, dtype=torch.float64)
     x0 = torch.randn(2, 1, 10, dtype=torch.float64) if with_x0 else None
     noise = 0.1 * torch.randn(2, 7, 3, 10, dtype=torch.float64)
-    z, _ = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
-    ref, xs = engine.reference_forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
+    z, _ = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
+    ref, xs = engine.reference_forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
     torch.testing.assert_close(z, ref, rtol=1e-12, atol=1e-12)
     assert xs.shape == (2, 8, 3, 10)
     torch.testing.assert_close(engine.phi_fn(phi, xs[:, -1]), ws_rates_last(m, u, phi, x0, noise))
 
 
 def ws_rates_last(m, u, phi, x0, noise):
-    _, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
+    _, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x0, noise=noise)
     return ws.rates()[:, -1]
 
 
@@ -60,15 +60,15 @@ def test_backward_matches_autograd_through_the_reference(phi):
     u = torch.tensor(rng.normal(size=(2, 6, 4, 2)))
     y = torch.tensor(rng.normal(size=(2, 6, 4, 3)))
     msk = torch.tensor(rng.random((2, 6, 4, 3)))          # weights in [0, 1), not only 0/1
-    Ws = [m.W.clone().requires_grad_(), m.W_in.clone().requires_grad_(), m.W_out.clone().requires_grad_()]
+    Ws = [m.W_in.clone().requires_grad_(), m.W.clone().requires_grad_(), m.W_out.clone().requires_grad_()]
     z_ref, _ = engine.reference_forward(*Ws, u, dt=0.5, phi=phi)
     loss_ref = (0.5 * (msk * (z_ref - y) ** 2).reshape(2, -1).sum(1) / msk.reshape(2, -1).sum(1)).sum()
     loss_ref.backward()
-    z, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi)
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi)
     loss, dz = engine.masked_mse(z, y, msk)
     torch.testing.assert_close(loss.sum(), loss_ref.detach())
-    gW_in, gW, gW_out = engine.backward(m.W, m.W_in, m.W_out, u, dz, ws, dt=0.5, phi=phi)
-    for got, ref in zip((gW, gW_in, gW_out), (Ws[0].grad, Ws[1].grad, Ws[2].grad)):
+    gW_in, gW, gW_out = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, phi=phi)
+    for got, ref in zip((gW_in, gW, gW_out), (Ws[0].grad, Ws[1].grad, Ws[2].grad)):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
 
 
@@ -77,20 +77,20 @@ def test_gradients_against_autograd_and_finite_differences(phi):
     m = RNN.create(8, 2, 2, g=[0.8, 1.2], seeds=[3, 4], dtype=torch.float64)
     b = FlipFlop(t_max=6.0).batch(3, np.random.default_rng(0))
     u = torch.tensor(b.u, dtype=torch.float64).unsqueeze(0).expand(2, -1, -1, -1).transpose(1, 2).contiguous()
-    params = [m.W.clone().requires_grad_(), m.W_in.clone().requires_grad_(), m.W_out.clone().requires_grad_()]
-    f = lambda W, Wi, Wo: engine.EulerRNN.apply(W, Wi, Wo, u, 0.5, phi, None, None)  # noqa: E731
+    params = [m.W_in.clone().requires_grad_(), m.W.clone().requires_grad_(), m.W_out.clone().requires_grad_()]
+    f = lambda Wi, W, Wo: engine.EulerRNN.apply(Wi, W, Wo, u, 0.5, phi, None, None)  # noqa: E731
     assert torch.autograd.gradcheck(f, tuple(params), eps=1e-6, atol=1e-7)
     # explicit central difference on one entry of W for a scalar loss
     y = torch.tensor(b.target, dtype=torch.float64).unsqueeze(0).expand(2, -1, -1, -1).transpose(1, 2)
     msk = torch.tensor(b.mask, dtype=torch.float64).unsqueeze(0).expand(2, -1, -1, -1).transpose(1, 2)
 
     def L(W):
-        z, _ = engine.forward(W, m.W_in, m.W_out, u, dt=0.5, phi=phi)
+        z, _ = engine.forward(m.W_in, W, m.W_out, u, dt=0.5, phi=phi)
         return engine.masked_mse(z, y, msk)[0].sum()
 
-    z, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi=phi)
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi)
     _, dz = engine.masked_mse(z, y, msk)
-    _, gW, _ = engine.backward(m.W, m.W_in, m.W_out, u, dz, ws, dt=0.5, phi=phi)
+    _, gW, _ = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, phi=phi)
     for (k, i, j) in [(0, 1, 2), (1, 5, 0), (1, 7, 7)]:
         E = torch.zeros_like(m.W)
         E[k, i, j] = 1e-6
@@ -98,16 +98,101 @@ def test_gradients_against_autograd_and_finite_differences(phi):
         np.testing.assert_allclose(gW[k, i, j].item(), fd.item(), rtol=1e-5, atol=1e-10)
 
 
+#: phi'(x) written from x (not from the rate), as in the textbooks: sech^2, 1, [x > 0], sigmoid.
+DPHI_OF_X = {
+    "tanh": lambda x: 1.0 / np.cosh(x) ** 2,
+    "linear": lambda x: np.ones_like(x),
+    "relu": lambda x: (x > 0).astype(float),            # 0 at the kink x = 0, as documented
+    "softplus": lambda x: 1.0 / (1.0 + np.exp(-x)),
+}
+
+
+def _x0_problem(seed=3):
+    """A model whose trials start at its first input vector, with fractional mask weights."""
+    m = RNN.create(7, 2, 2, g=[0.6, 1.4], seeds=[1, 2], x0_mode="input", dtype=torch.float64)
+    rng = np.random.default_rng(seed)
+    u = torch.tensor(rng.normal(size=(2, 5, 3, 2)))
+    y = torch.tensor(rng.normal(size=(2, 5, 3, 2)))
+    msk = torch.tensor(rng.random((2, 5, 3, 2)))
+    return m, u, y, msk
+
+
+def _reference_loss(m, u, y, msk, phi, W_in, x0):
+    z, _ = engine.reference_forward(W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x0)
+    return (0.5 * (msk * (z - y) ** 2).reshape(2, -1).sum(1) / msk.reshape(2, -1).sum(1)).sum()
+
+
+@pytest.mark.parametrize("phi", engine.PHIS)
+def test_initial_state_gradient_reaches_W_in_like_autograd(phi):
+    """x0_mode="input": x0 = W_in[:, :1], so dL/dW_in has a second path, through x0."""
+    m, u, y, msk = _x0_problem()
+    W_in = m.W_in.clone().requires_grad_()
+    _reference_loss(m, u, y, msk, phi, W_in, W_in[:, :1]).backward()
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=m.x0(3))
+    _, dz = engine.masked_mse(z, y, msk)
+    gW_in, gW, gW_out, gx0 = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, phi=phi,
+                                             x0_grad=True)
+    assert gx0.shape == (2, 3, 7)                       # one per trial
+    total = gW_in.clone()
+    total[:, 0] += gx0.sum(1)
+    torch.testing.assert_close(total, W_in.grad, rtol=1e-10, atol=1e-12)
+    assert (total - gW_in).abs().max() > 1e-3           # the path through x0 is not negligible
+    # x0_grad changes nothing else
+    for got, ref in zip((gW_in, gW, gW_out), engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, phi=phi)):
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("phi", engine.PHIS)
+def test_initial_state_gradient_matches_finite_differences(phi):
+    m, u, y, msk = _x0_problem(4)
+    x0 = torch.tensor(np.random.default_rng(5).normal(size=(2, 3, 7)))     # one state per trial
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x0)
+    _, dz = engine.masked_mse(z, y, msk)
+    *_, gx0 = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, phi=phi, x0_grad=True)
+
+    def L(x):
+        z, _ = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, x0=x)
+        return engine.masked_mse(z, y, msk)[0].sum().item()
+
+    for (k, b, i) in [(0, 0, 0), (0, 2, 5), (1, 1, 3), (1, 2, 6)]:
+        E = torch.zeros_like(x0)
+        E[k, b, i] = 1e-6
+        fd = (L(x0 + E) - L(x0 - E)) / 2e-6
+        np.testing.assert_allclose(gx0[k, b, i].item(), fd, rtol=1e-5, atol=1e-10)
+
+
+@pytest.mark.parametrize("phi", ["tanh", "linear"])
+def test_model_forward_passes_the_initial_state_gradient_to_W_in(phi):
+    """Through autograd too (EulerRNN): RNN.forward with x0_mode="input" and W_in requiring grad."""
+    m, u, y, msk = _x0_problem(6)
+    m.phi = phi
+    ref = m.W_in.clone().requires_grad_()
+    _reference_loss(m, u, y, msk, phi, ref, ref[:, :1]).backward()
+    m.W_in.requires_grad_()
+    z = m.forward(u.transpose(1, 2)).transpose(1, 2)                   # batch-first in, time-major back
+    (0.5 * (msk * (z - y) ** 2).reshape(2, -1).sum(1) / msk.reshape(2, -1).sum(1)).sum().backward()
+    torch.testing.assert_close(m.W_in.grad, ref.grad, rtol=1e-10, atol=1e-12)
+    x0 = torch.randn(2, 1, 7, dtype=torch.float64, requires_grad=True)
+    f = lambda Wi, x: engine.EulerRNN.apply(Wi, m.W.detach(), m.W_out.detach(), u, 0.5, phi, x, None)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (m.W_in.detach().clone().requires_grad_(), x0), eps=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("phi", engine.PHIS)
 def test_derivative_from_rate(phi):
-    x = torch.linspace(-3, 3, 41, dtype=torch.float64).requires_grad_()
+    """phi'(x) recovered from r = phi(x) equals the derivative written from x, and autograd's."""
+    xs = np.r_[np.linspace(-3, 3, 41), 0.0, -1e-3, 1e-3, 7.5]     # both sides of 0 and 0 itself
+    x = torch.tensor(xs).requires_grad_()
     r = engine.phi_fn(phi, x)
+    expect = DPHI_OF_X[phi](xs)
+    np.testing.assert_allclose(engine.dphi_from_rate(phi, r.detach()).numpy(), expect, rtol=1e-10, atol=1e-13)
     (d,) = torch.autograd.grad(r.sum(), x)
-    kink = x.detach().abs() < 1e-9                       # relu at 0
-    torch.testing.assert_close(engine.dphi_from_rate(phi, r.detach())[~kink], d[~kink])
-    out = torch.empty_like(r)
-    assert engine.dphi_from_rate(phi, r.detach(), out=out) is out
-    assert torch.equal(out, engine.dphi_from_rate(phi, r.detach()))
+    smooth = xs != 0.0                                               # relu's kink: autograd picks its own value
+    np.testing.assert_allclose(d.numpy()[smooth], expect[smooth], rtol=1e-10, atol=1e-13)
+    # out=: every entry of a garbage-filled buffer is written, and that buffer is returned
+    out = torch.full_like(r, float("nan"))
+    got = engine.dphi_from_rate(phi, r.detach(), out=out)
+    assert got.data_ptr() == out.data_ptr()
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-10, atol=1e-13)
 
 
 def test_relu_and_softplus_by_hand():
@@ -120,7 +205,7 @@ def test_relu_and_softplus_by_hand():
     for phi, f in (("relu", lambda v: np.maximum(v, 0.0)), ("softplus", lambda v: np.log1p(np.exp(v)))):
         r0 = f(np.array([1.0, -2.0]))
         x1 = 0.5 * np.array([1.0, -2.0]) + 0.5 * np.array([[0.0, 1.0], [-1.0, 0.5]]) @ r0
-        z, ws = engine.forward(W, W_in, W_out, u, dt=0.5, phi=phi, x0=x0)
+        z, ws = engine.forward(W_in, W, W_out, u, dt=0.5, phi=phi, x0=x0)
         np.testing.assert_allclose(z.item(), f(x1) @ [1.0, 2.0], rtol=1e-12)
         np.testing.assert_allclose(ws.rates()[0, 0, 0].numpy(), r0, rtol=1e-12)
 
@@ -129,10 +214,10 @@ def test_unknown_phi_is_rejected():
     W, W_in, W_out = torch.zeros(1, 3, 3), torch.zeros(1, 1, 3), torch.zeros(1, 3, 1)
     u = torch.zeros(1, 2, 1, 1)
     with pytest.raises(ValueError, match="phi must be one of tanh, linear, relu, softplus; got 'elu'"):
-        engine.forward(W, W_in, W_out, u, dt=0.5, phi="elu")
-    _, ws = engine.forward(W, W_in, W_out, u, dt=0.5)
+        engine.forward(W_in, W, W_out, u, dt=0.5, phi="elu")
+    _, ws = engine.forward(W_in, W, W_out, u, dt=0.5)
     with pytest.raises(ValueError, match="phi must be one of"):
-        engine.backward(W, W_in, W_out, u, torch.zeros(1, 2, 1, 1), ws, dt=0.5, phi="elu")
+        engine.backward(W_in, W, W_out, u, torch.zeros(1, 2, 1, 1), ws, dt=0.5, phi="elu")
     with pytest.raises(ValueError, match="phi must be one of"):
         engine.phi_fn("elu", u)
 
@@ -142,7 +227,7 @@ def test_tanh_via_sigmoid_is_accurate_in_float32():
     m = RNN.create(64, 2, 2, g=[1.8], seeds=[0], dtype=torch.float32)
     b = FlipFlop().batch(8, np.random.default_rng(0))
     u = torch.tensor(b.u).transpose(0, 1).unsqueeze(0).contiguous()
-    _, ws = engine.forward(m.W, m.W_in, m.W_out, u, dt=0.5, phi="tanh")
+    _, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi="tanh")
     r = ws.rates()[:, 1:]                                     # rates after each step
     # recover each pre-activation from the Euler update, in float64
     rates = ws.rates().double()
@@ -168,6 +253,35 @@ def test_masked_mse_value_and_gradient():
     zz = z.clone().requires_grad_()
     (0.5 * (mask * (zz - y) ** 2).reshape(2, -1).sum(1) / mask.reshape(2, -1).sum(1)).sum().backward()
     torch.testing.assert_close(dz, zz.grad)
+
+
+def test_masked_mse_is_exact_for_small_fractional_weights():
+    """Weights summing to less than 1: the loss is still the weighted mean, its gradient exact."""
+    rng = np.random.default_rng(2)
+    z = torch.tensor(rng.normal(size=(2, 4, 3, 2)), requires_grad=True)
+    y = torch.tensor(rng.normal(size=(2, 4, 3, 2)))
+    mask = torch.tensor(rng.random((2, 4, 3, 2)) * 0.01)
+    mask[0, :2] = 0.0
+    loss, dz = engine.masked_mse(z.detach(), y, mask)
+    ref = 0.5 * (mask * (z - y) ** 2).reshape(2, -1).sum(1) / mask.reshape(2, -1).sum(1)
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=0)
+    ref.sum().backward()
+    torch.testing.assert_close(dz, z.grad, rtol=1e-12, atol=0)
+    # an all-zero mask: loss 0, gradient 0
+    loss0, dz0 = engine.masked_mse(z.detach(), y, torch.zeros_like(mask))
+    assert torch.all(loss0 == 0) and torch.all(dz0 == 0)
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf"), -float("inf")])
+def test_a_negative_or_non_finite_mask_is_refused(bad):
+    z = torch.zeros(1, 3, 2, 1)
+    mask = torch.ones_like(z)
+    mask[0, 1, 0, 0] = bad
+    with pytest.raises(ValueError, match=r"mask must hold finite weights >= 0.*got (1|0) negative and (0|1) NaN/inf"):
+        engine.masked_mse(z, z, mask)
+    m = RNN.create(4, 1, 1)
+    with pytest.raises(ValueError, match="mask"):
+        m.loss(np.zeros((2, 3, 1)), np.zeros((2, 3, 1)), mask[0].transpose(0, 1).numpy())
 
 
 def test_float32_engine_close_to_float64():

@@ -134,11 +134,13 @@ def test_cached_reports_equal_reports_from_result(trained, cache):
         assert a.convergence_epoch == b.convergence_epoch and a.norm_dW == pytest.approx(b.norm_dW)
 
 
-def test_no_cache_is_plain_evaluate_result(trained, tmp_path):
+def test_no_cache_is_plain_evaluate_result(trained, tmp_path, monkeypatch):
     cfg, res, _ = trained
     task = cfg.make_task()
+    monkeypatch.setenv("LRBOOK_CACHE", str(tmp_path))       # where the default cache would write
+    monkeypatch.chdir(tmp_path)
     _same(evaluate_cached(res, task, cache=False, **KW), evaluate_result(res, task, **KW))
-    assert not (tmp_path / "evaluations").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_input(trained, cache):

@@ -149,7 +149,9 @@ def test_run_ensemble_trains_only_missing_networks_in_one_ensemble(tmp_path, cou
     assert [(float(g), int(s)) for g, s in zip(r.g, r.seeds)] == [(n.g, n.seed) for n in big.networks()]
 
 
-def test_run_ensemble_matches_direct_training_and_is_reproducible(tmp_path):
+def test_run_ensemble_matches_direct_training_and_is_reproducible(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRBOOK_CACHE", str(tmp_path))       # where the default cache would write
+    monkeypatch.chdir(tmp_path)
     c = tiny()
     r = run_ensemble(c, cache=False, threads=1)
     task = c.make_task()
@@ -158,8 +160,9 @@ def test_run_ensemble_matches_direct_training_and_is_reproducible(tmp_path):
     np.testing.assert_allclose(r.W, direct.W, rtol=1e-5, atol=1e-7)
     assert r.W.dtype == np.float32 and r.loss.dtype == np.float64
     assert np.all(r.loss[-3:].mean(0) < r.L0)                     # it learned something
-    # no cache: nothing written; the same config again gives bit-identical arrays
-    assert not (tmp_path / "networks").exists()
+    # no cache: nothing written (neither the default cache nor the working folder); the same
+    # config again gives bit-identical arrays
+    assert list(tmp_path.iterdir()) == []
     assert_same_arrays(r, run_ensemble(c, cache=False, threads=1))
     # result properties of TrainResult work on the stacked result
     assert r.dW.shape == (4, 16, 16) and r.model().K == 4 and r.part(2).g.tolist() == [0.9]

@@ -79,3 +79,13 @@ def test_gradient_terms_refuses_bad_input():
         gradient_terms(m, u[..., :1], y, mask)
     with pytest.raises(ValueError, match="target and mask"):
         gradient_terms(m, u, y[:, :-1], mask)
+
+
+def test_a_negative_or_non_finite_mask_is_refused():
+    m = RNN.create(8, 2, 2, dtype=torch.float64)
+    u, y, mask = _batch(2)
+    for bad in (-1.0, np.nan):
+        wrong = mask.copy()
+        wrong[0, 0, 0] = bad
+        with pytest.raises(ValueError, match="mask must hold finite weights >= 0"):
+            gradient_terms(m, u, y, wrong)

@@ -1,8 +1,8 @@
 """The package's layers: each imports only the layers below it.
 
 ``tasks``, ``models``, ``engine``, ``training`` (the core) <- ``analysis``, ``theory``,
-``dynamics`` <- ``experiments`` <- ``plotting``, ``cli``. ``config``, ``checks`` and the
-private helpers sit below everything.
+``dynamics`` <- ``experiments`` <- ``plotting``, ``cli``. ``seeding`` (the random streams,
+numpy only), ``config``, ``checks`` and the private helpers sit below everything.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ PKG = Path(__file__).resolve().parents[1] / "lrbook"
 
 #: rank of each top-level part; a module may import parts of lower or equal rank only.
 RANK = {
-    "_validate": 0, "_version": 0, "_memory": 0, "config": 0, "checks": 0,
-    "tasks": 1, "engine": 1, "models": 1, "training": 1,
+    "_validate": 0, "_version": 0, "_memory": 0, "_threads": 0, "seeding": 0, "config": 0, "checks": 0,
+    "tasks": 1, "engine": 1, "models": 1, "training": 1, "factors": 1,
     "analysis": 2, "theory": 2, "dynamics": 2,
     "experiments": 3, "nlp": 3, "beyond": 3,
     "plotting": 4, "cli": 4, "cli_dynamics": 4,
@@ -76,6 +76,24 @@ def test_core_imports_load_no_experiments_plotting_or_matplotlib(module):
             "'matplotlib', 'lrbook.analysis', 'distributed'))]; print(bad); assert not bad")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("imports", ["lrbook.engine, lrbook.models, lrbook.tasks", "lrbook"])
+def test_the_core_together_loads_no_experiments_plotting_or_matplotlib(imports):
+    code = (f"import sys, {imports}; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('lrbook.experiments', 'lrbook.plotting', "
+            "'matplotlib'))); print(bad); assert not bad")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_seeding_is_the_bottom_layer_and_numpy_only():
+    assert _imports(PKG / "seeding.py") == set()
+    code = "import sys, lrbook.seeding; assert 'torch' not in sys.modules, sorted(sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    from lrbook import models, seeding
+    assert models.rng_for is seeding.rng_for and models.STREAM_DATA == seeding.STREAM_DATA
 
 
 def test_import_lrbook_is_light_and_names_resolve_lazily():

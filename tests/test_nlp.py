@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from pathlib import Path
@@ -152,6 +153,18 @@ def test_load_sentiment_from_sample():
     assert " ".join(d.vocab.decode(d.train.tokens[5])) == s[5]
     assert d.train.lengths[5] == len(s[5].split())
     np.testing.assert_array_equal(d.train.labels, y)
+
+
+def test_sentiment_data_table():
+    d = nlp.load_sentiment(SAMPLE)
+    t = d.table()
+    assert t.columns == ["split", "sentences", "positive (fraction)", "mean length (words)"]
+    assert [r[:2] for r in t.rows] == [["train", "400"], ["test", "100"]]
+    assert float(t.rows[0][2]) == pytest.approx(d.train.labels.mean(), abs=1e-3)
+    assert float(t.rows[1][3]) == pytest.approx(d.test.lengths.mean(), rel=1e-2)
+    assert t.caption.startswith("sst2: ") and f"{len(d.vocab):,} words" in t.caption
+    assert "100-dimensional" in t.caption
+    assert "<th>positive (fraction)</th>" in t._repr_html_()
 
 
 def test_sample_script_reproduces_shipped_files(tmp_path):
@@ -338,8 +351,25 @@ def test_gate_analysis(trained):
     np.testing.assert_allclose(ga.norm_dW, np.linalg.norm(ga.singular_values, axis=1))
     assert ga.accuracy[-1] == pytest.approx(ga.accuracy_trained, abs=1e-9)     # R = H: the trained net
     assert ga.accuracy[0] == pytest.approx(nlp.evaluate(nlp.truncated_model(r, 0), d.test)[1])
-    assert ga.rank_for_accuracy(0.0) in (0, 2, 16)
+    assert ga.rank_for_accuracy(1.0) == 0                         # every rank is within 1 of the trained accuracy
     assert len(ga.table()) == 8 and ga.table()[1]["gate"] == "forget"
+
+
+def test_gate_analysis_summaries_of_known_accuracies():
+    """rank_for_accuracy and recovered on accuracies written down by hand."""
+    z = np.zeros(1)
+    ga = nlp.GateAnalysis(keys=["l0.i"], singular_values=np.ones((1, 4)), singular_values_shuffled=np.ones((1, 4)),
+                          norm_dW=z, norm_W0=z, participation_ratio=z, top10=z, ranks=np.array([0, 1, 2, 4]),
+                          accuracy=np.array([0.5, 0.7, 0.88, 0.9]), loss=np.zeros(4),
+                          accuracy_trained=0.9, loss_trained=0.0)
+    # the smallest rank whose accuracy is >= 0.9 - tolerance
+    assert [ga.rank_for_accuracy(t) for t in (0.0, 0.01, 0.05, 0.2, 0.5)] == [4, 4, 2, 1, 0]
+    assert ga.recovered(2) == pytest.approx((0.88 - 0.5) / (0.9 - 0.5))
+    assert ga.recovered(0) == 0.0 and ga.recovered(4) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="R must be one of the measured ranks"):
+        ga.recovered(3)
+    worse = dataclasses.replace(ga, accuracy_trained=0.95)
+    assert worse.rank_for_accuracy(0.01) == -1                    # no rank comes within 0.01 of 0.95
 
 
 # --------------------------------------------------------------------------- synthetic task
@@ -361,9 +391,18 @@ def test_synthetic_is_seeded_and_labels_follow_the_rule():
     pol = a.info["polarity"]
     assert proj[pol > 0].min() > proj[pol < 0].max()
     assert a.train.lengths.min() >= 6 and a.train.lengths.max() <= 10
-    # negation is present and changes labels: a bag of words is not enough
+    # negation changes labels: the bag of words (summed polarities, negators ignored) is right on
+    # every sentence without a negated sentiment word, and wrong on some of those with one
     neg = [a.vocab.stoi[w] for w in ("not", "never", "hardly")]
-    assert np.isin(a.train.tokens, neg).any()
+    tok, labels = a.train.tokens, a.train.labels
+    bag = pol[tok].sum(axis=1)
+    after_negator = np.zeros_like(tok, dtype=bool)
+    after_negator[:, 1:] = np.isin(tok[:, :-1], neg)
+    negated = (after_negator & (pol[tok] != 0)).any(axis=1)
+    assert 0.1 < negated.mean() < 0.9
+    np.testing.assert_array_equal(labels[~negated], (bag[~negated] > 0).astype(int))
+    bag_wrong = (bag > 0).astype(int) != labels
+    assert bag_wrong.mean() > 0.05 and negated[bag_wrong].all()
 
 
 def test_synthetic_validates():

@@ -386,9 +386,8 @@ def test_bad_parameters_are_rejected_with_their_name(cls, kwargs, exc, name):
     assert "got" in msg, f"the message shows the value received: {msg}"
 
 
-# Known defect of lrbook.tasks (reported): pair parameters go through list() before
-# validation, so None raises "'NoneType' object is not iterable" without the name.
-# strict: when it is fixed these XPASS and fail, and should move into BAD.
+# Regression tests of a fixed defect: pair parameters went through list() before
+# validation, so None raised "'NoneType' object is not iterable" without the name.
 KNOWN_BAD_TYPES = [(FlipFlop, dict(interval=None), TypeError, "interval"),
                    (WorkingMemory, dict(delay=None), TypeError, "delay"),
                    (WorkingMemory, dict(amplitude=None), TypeError, "amplitude")]

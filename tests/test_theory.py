@@ -58,9 +58,9 @@ def test_gradient_equals_the_euler_networks_gradient():
     model = model_for(task, 20, g=[0.0, 0.5], seeds=4, dtype=torch.float64)
     b = task.batch(1)
     ut, tt, mt = model._inputs(b.u), model._targets(b.target), model._targets(b.mask)
-    z, ws = engine.forward(model.W, model.W_in, model.W_out, ut, dt=model.dt, phi="linear")
+    z, ws = engine.forward(model.W_in, model.W, model.W_out, ut, dt=model.dt, phi="linear")
     _, dz = engine.masked_mse(z, tt, mt)
-    _, gW, _ = engine.backward(model.W, model.W_in, model.W_out, ut, dz, ws, dt=model.dt,
+    _, gW, _ = engine.backward(model.W_in, model.W, model.W_out, ut, dz, ws, dt=model.dt,
                                phi="linear", need=(False, True, False))
     w, m = T.io_vectors(model.W_in.numpy(), model.W_out.numpy())
     G = T.fixed_point_gradient(model.W.numpy(), w, m, 1.0)

@@ -251,3 +251,25 @@ def test_float64_and_named_dtypes_still_work():
     assert m.W.dtype == torch.float64
     r = train(m, FlipFlop(), 2)
     assert np.isfinite(r.loss).all()
+
+
+@pytest.mark.parametrize("phi", ["linear", "tanh"])
+def test_trained_W_in_gets_the_gradient_through_the_initial_state(phi):
+    """Cosine starts at x0 = m = W_in[:, 0]: one SGD step on W_in is -lr times the full gradient,
+    the path through x0 included (torch.autograd through the reference loop)."""
+    from lrbook.engine import reference_forward
+    from lrbook.tasks import Cosine
+
+    task = Cosine()
+    m = model_for(task, 12, g=[0.0, 0.5], seeds=[0, 1], phi=phi, trained=("W_in", "W"),
+                  dtype=torch.float64)
+    assert m.x0_mode == "input"
+    W_in = m.W_in.clone().requires_grad_()
+    b = task.batch(1)
+    u = torch.tensor(b.u, dtype=torch.float64).transpose(0, 1).unsqueeze(0).expand(2, -1, -1, -1)
+    y = torch.tensor(b.target, dtype=torch.float64).transpose(0, 1)
+    msk = torch.tensor(b.mask, dtype=torch.float64).transpose(0, 1)
+    z, _ = reference_forward(W_in, m.W, m.W_out, u, dt=m.dt, phi=phi, x0=W_in[:, :1])
+    (0.5 * (msk * (z - y) ** 2).reshape(2, -1).sum(1) / msk.sum()).sum().backward()
+    r = train(m, task, 1, lr=0.1, optimizer="sgd")
+    np.testing.assert_allclose((r.W_in0 - r.W_in) / 0.1, W_in.grad.numpy(), rtol=1e-6, atol=1e-9)

@@ -29,7 +29,16 @@ from .adapters import (
                        with_recurrent_weight,
 )
 from .alignment import Alignment, alignment
-from .evaluate import EVAL_BATCH, Evaluation, eval_batch, evaluate_result, losses, shuffle_losses, truncation_losses
+from .evaluate import (
+                       EVAL_BATCH,
+                       Evaluation,
+                       eval_batch,
+                       evaluate_result,
+                       losses,
+                       shuffle_losses,
+                       silent_loss,
+                       truncation_losses,
+)
 from .gradient import GradientTerms, gradient_terms, krylov_fraction, span_fraction
 from .measures import (
                        THRESHOLD,
@@ -51,7 +60,7 @@ __all__ = [
     "Alignment", "alignment",
     "GradientTerms", "gradient_terms", "krylov_fraction", "span_fraction",
     "EVAL_BATCH", "Evaluation", "eval_batch", "evaluate_result", "losses", "shuffle_losses",
-    "truncation_losses",
+    "truncation_losses", "silent_loss",
     "THRESHOLD", "convergence_epoch", "entropy_rank", "loglog_slope", "norm_dW", "participation_ratio",
     "rank_for_fraction", "stable_rank", "top_fraction",
     "Report", "analyse", "report_from_result", "reports_from_result",

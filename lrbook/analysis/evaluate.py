@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from .. import _validate as V
-from ..models import RNN, STREAM_EVAL, rng_for
+from ..models import RNN
+from ..seeding import STREAM_EVAL, rng_for
 from ..tasks import Batch, Task
 from ..training import TrainResult
 from ._arrays import jsonable, to_numpy
@@ -223,9 +224,35 @@ def _networks(result: TrainResult, networks: Iterable[int] | int | None) -> np.n
                        for i, k in enumerate(np.asarray(networks).ravel())], dtype=np.int64)
 
 
+def silent_loss(task: Task, seeds: int | Sequence[int] | np.ndarray,
+                batch_size: int = EVAL_BATCH) -> np.ndarray:
+    r"""Test loss of a silent network (:math:`z \equiv 0`) on each network's test batch.
+
+    .. math:: L_{silent} = \tfrac12 \sum \mathrm{mask}\, \hat z^2 \Big/ \sum \mathrm{mask}
+
+    The loss of a network that has learnt nothing and says nothing; for the paper's
+    tanh networks it is close to the initial loss :math:`L_0`. See :doc:`/book/13_beyond`.
+
+    Parameters
+    ----------
+    task : Task
+    seeds : int or sequence of int
+        network seeds (their test batches, :func:`eval_batch`).
+    batch_size : int
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    b = eval_batch(task, seeds, batch_size)
+    K = b.target.shape[0]
+    num = (b.mask * b.target.astype(np.float64) ** 2).reshape(K, -1).sum(1)
+    return 0.5 * num / np.maximum(b.mask.reshape(K, -1).sum(1), 1.0)
+
+
 def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,
                     n_shuffles: int = 1, networks: Iterable[int] | int | None = None,
-                    threshold: float = 0.05, batch_size: int = EVAL_BATCH,
+                    threshold: float = 0.05, reference: str = "paper", batch_size: int = EVAL_BATCH,
                     max_bytes: int = MAX_BYTES) -> Evaluation:
     r"""Truncation curve, shuffle test and test-batch L0 of trained networks, in one batched pass.
 
@@ -246,12 +273,21 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
         which networks of ``result`` (default all).
     threshold : float
         of the functional rank, in (0, 1).
+    reference : {"paper", "capped"}
+        the loss the functional rank is relative to: the paper's :math:`L(R=0)`, or
+        ``"capped"``: :math:`\min(L(R=0), L_{silent})` (:func:`silent_loss`). The cap
+        matters only when :math:`W_0` with the trained input and output weights does
+        *worse* than a silent network (e.g. relu networks whose activity explodes at
+        large g, :doc:`/book/13_beyond`), where 5 % of :math:`L(R=0)` would call a
+        network that merely calmed down "recovered".
     batch_size, max_bytes : int
         see :func:`losses`.
 
     Returns
     -------
     Evaluation
+        a network whose weights are not finite (it diverged) gets NaN losses and a
+        masked functional rank.
     """
     if not isinstance(result, TrainResult):
         raise TypeError(f"result must be an lrbook TrainResult; got {type(result).__name__}")
@@ -259,6 +295,7 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
     rk = ranks_for(ranks, N)
     n_shuffles = V.integer("n_shuffles", n_shuffles, lo=0)
     threshold = V.real("threshold", threshold, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    V.choice("reference", reference, ("paper", "capped"))
     max_bytes = V.integer("max_bytes", max_bytes, lo=1)
     idx = _networks(result, networks)
     model = result.model("final").subset(idx.tolist())
@@ -266,6 +303,8 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
     batch = eval_batch(task, model.seeds, batch_size)
     W0 = result.W0[idx].astype(np.float64)
     dW = result.W[idx].astype(np.float64) - W0
+    ok = np.isfinite(dW).all(axis=(1, 2)) & np.isfinite(W0).all(axis=(1, 2))
+    dW = np.where(ok[:, None, None], dW, 0.0)          # diverged networks: NaN losses below
     U, s, Vt = np.linalg.svd(dW, full_matrices=False)
     shuffled = [shuffle_entries(W0[j], int(model.seeds[j]), n=n_shuffles) for j in range(len(idx))] \
         if n_shuffles else []
@@ -281,8 +320,12 @@ def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = D
         for i in range(n_shuffles):
             pairs.append((j, partial(_add, shuffled[j][i], dW[j]), None, None))
     out = _pair_losses(model, batch, pairs, max_bytes).reshape(len(idx), 2 + nR + n_shuffles)
+    out[~ok, 1:] = np.nan
     trunc = out[:, 2:2 + nR]
-    fr = np.ma.atleast_1d(cast(np.ma.MaskedArray, functional_rank(trunc, rk_eval, threshold=threshold)))
+    ranked = trunc.copy()
+    if reference == "capped":
+        ranked[:, 0] = np.fmin(trunc[:, 0], silent_loss(task, model.seeds, batch_size))
+    fr = np.ma.atleast_1d(cast(np.ma.MaskedArray, functional_rank(ranked, rk_eval, threshold=threshold)))
     if rk_eval.size != rk.size:
         trunc = trunc[:, 1:]
     return Evaluation(networks=idx, ranks=rk, truncation_losses=trunc, functional_rank=fr,

@@ -89,8 +89,8 @@ def gradient_terms(model: RNN, u: Any, target: Any, mask: Any, k: int = 0) -> Gr
     Raises
     ------
     TypeError, ValueError
-        if ``model`` is not an :class:`~lrbook.models.RNN`, ``k`` is out of range
-        or the arrays have the wrong shapes.
+        if ``model`` is not an :class:`~lrbook.models.RNN`, ``k`` is out of range,
+        the arrays have the wrong shapes or ``mask`` holds a negative, NaN or inf entry.
     """
     if not isinstance(model, RNN):
         raise TypeError(f"model must be an lrbook.models.RNN; got {type(model).__name__}")
@@ -99,6 +99,7 @@ def gradient_terms(model: RNN, u: Any, target: Any, mask: Any, k: int = 0) -> Gr
     ut = torch.as_tensor(np.asarray(u), dtype=f64)
     yt = torch.as_tensor(np.asarray(target), dtype=f64)
     mt = torch.as_tensor(np.asarray(mask), dtype=f64)
+    V.mask("mask", mt)
     if ut.dim() != 3 or ut.shape[-1] != model.n_in:
         raise ValueError(f"u must have shape (B, T, {model.n_in}); got {tuple(ut.shape)}")
     if yt.shape != mt.shape or yt.shape[:2] != ut.shape[:2] or yt.shape[-1] != model.n_out:
@@ -111,10 +112,11 @@ def gradient_terms(model: RNN, u: Any, target: Any, mask: Any, k: int = 0) -> Gr
     x0 = model.x0(B)
     x0 = None if x0 is None else x0[k:k + 1].to(f64)
     xi = torch.zeros(1, T, B, model.N, dtype=f64, requires_grad=True)
-    z, x = reference_forward(W, W_in, W_out, ut.transpose(0, 1).unsqueeze(0), dt=model.dt,
+    z, x = reference_forward(W_in, W, W_out, ut.transpose(0, 1).unsqueeze(0), dt=model.dt,
                              phi=model.phi, x0=x0, noise=xi)
     mk = mt.transpose(0, 1).unsqueeze(0)
-    loss = 0.5 * (mk * (z - yt.transpose(0, 1).unsqueeze(0)) ** 2).sum() / mk.sum().clamp_min(1.0)
+    count = mk.sum()
+    loss = 0.5 * (mk * (z - yt.transpose(0, 1).unsqueeze(0)) ** 2).sum() / (count if count > 0 else 1.0)
     loss.backward()
     assert xi.grad is not None and W.grad is not None
     delta = xi.grad[0]

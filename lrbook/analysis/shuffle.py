@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as V
-from ..models import STREAM_SHUFFLE, rng_for
+from ..seeding import STREAM_SHUFFLE, rng_for
 from ._arrays import jsonable, matrices, same_shape
 
 

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _validate as V
-from ..analysis import THRESHOLD, convergence_epoch
+from ..analysis import THRESHOLD, convergence_epoch, evaluate_result, silent_loss
 from ..config import SCALES, get_scale
+from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemble, run_networks, stack
+from ..factors import lowrank_lr
 from ..models import PARAMS
-from ..tasks import make_task
-from .evaluate import evaluate_variant, silent_loss, variant_losses
-from .training import lowrank_lr, train_variant
+from ..seeding import STREAM_DATA, rng_for
+from ..tasks import Task, make_task
+from ..training import default_batch_size
 
 TASKS = ("flipflop", "mante", "romo")
 
@@ -66,6 +68,33 @@ LOWRANK_SIZES: dict[str, dict] = {
 
 def _scale(scale: str | None) -> str:
     return get_scale() if scale is None else V.choice("scale", scale, SCALES)
+
+
+def first_batch_silent_loss(task: Task, seeds: Sequence[int] | np.ndarray,
+                            batch_size: int | None = None) -> np.ndarray:
+    r"""Loss a silent network (:math:`z \equiv 0`) has on each network's first training batch.
+
+    The reference of "learnt nothing" at epoch 0, beside the initial training loss
+    :math:`L_0` (the same trials: ``rng_for(seed, STREAM_DATA)``'s first batch).
+
+    Parameters
+    ----------
+    task : Task
+    seeds : sequence of int
+        network seeds.
+    batch_size : int, optional
+        default :func:`lrbook.training.default_batch_size`.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    B = default_batch_size(task) if batch_size is None else V.integer("batch_size", batch_size, lo=1)
+    out = []
+    for s in seeds:
+        b = task.batch(B, rng_for(int(s), STREAM_DATA))
+        out.append(0.5 * float(np.sum(b.mask * b.target.astype(np.float64) ** 2)) / max(float(b.mask.sum()), 1.0))
+    return np.asarray(out)
 
 
 def network_epochs(scale: str | None = None, task: str = "flipflop") -> dict[str, int]:
@@ -186,8 +215,8 @@ class VariantSummary:
 
 
 def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
-                  variants: Sequence[str] = tuple(VARIANTS), *, progress: bool = False
-                  ) -> dict[tuple[str, str], VariantSummary]:
+                  variants: Sequence[str] = tuple(VARIANTS), *, progress: bool = False,
+                  cache: bool | str | ResultCache = True) -> dict[tuple[str, str], VariantSummary]:
     """Train every task every way of :data:`VARIANTS` over the g grid, and measure.
 
     The paper's criteria (loss below 5 % of a reference) use the reference
@@ -204,6 +233,9 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
         default the scale's (``ci``: flip-flop only).
     variants : sequence of keys of :data:`VARIANTS`
     progress : bool
+    cache : bool, str or ResultCache
+        where the trained networks are stored and read back
+        (:func:`lrbook.experiments.run_ensemble`): a second call trains nothing.
 
     Returns
     -------
@@ -215,19 +247,18 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
         V.choice("tasks", t, TASKS)
     for v in variants:
         V.choice("variants", v, VARIANTS)
-    gs = np.repeat(p["g"], p["seeds"])
-    seeds = np.tile(np.arange(p["seeds"]), len(p["g"]))
     out = {}
     for t in tasks:
         task = make_task(t)
         for v in variants:
             phi, trained = VARIANTS[v]
-            res = train_variant(task, p["N"], gs.tolist(), seeds.tolist(), p["epochs"][t], phi=phi,
-                                trained=trained, progress=progress)
-            ev = evaluate_variant(res, task, ranks=p["ranks"], reference="capped", batch_size=p["eval_batch"])
+            cfg = EnsembleConfig(t, N=p["N"], g=p["g"], seeds=tuple(range(p["seeds"])),
+                                 epochs=p["epochs"][t], phi=phi, trained=trained)
+            res = run_ensemble(cfg, cache=cache, progress=progress)
+            ev = evaluate_result(res, task, ranks=p["ranks"], n_shuffles=0, reference="capped",
+                                 batch_size=p["eval_batch"])
             dW = res.W.astype(float) - res.W0
-            assert res.loss_silent is not None
-            ref = np.fmin(res.loss[0], res.loss_silent[0])
+            ref = np.fmin(res.loss[0], first_batch_silent_loss(task, res.seeds, res.config["batch_size"]))
             out[(t, v)] = VariantSummary(
                 task=t, variant=v, phi=phi, trained=tuple(trained), g=res.g, seeds=res.seeds, loss=res.loss,
                 convergence_epoch=np.atleast_1d(convergence_epoch(res.loss, L0=ref)),
@@ -298,7 +329,7 @@ class LowRankSummary:
 
 
 def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor: float = 1.0,
-                  progress: bool = False) -> LowRankSummary:
+                  progress: bool = False, cache: bool | str | ResultCache = True) -> LowRankSummary:
     """Rank-R constrained training (R from :data:`LOWRANK_SIZES`) against unconstrained training.
 
     Parameters
@@ -309,6 +340,9 @@ def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor
     lr_factor : float
         multiplies the factors' default learning rate :func:`lowrank_lr`, > 0.
     progress : bool
+    cache : bool, str or ResultCache
+        where the networks are stored and read back
+        (:func:`lrbook.experiments.run_networks`): a second call trains nothing.
 
     Returns
     -------
@@ -319,23 +353,26 @@ def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor
     lr_factor = V.real("lr_factor", lr_factor, lo=0.0, lo_open=True)
     tk = make_task(task)
     N, E = p["N"], p["epochs"][task]
-    nets = [(g, s) for g in p["g"] for s in range(p["seeds"])]
-    g_u, s_u = zip(*nets)
-    full = train_variant(tk, N, list(g_u), list(s_u), E, progress=progress)
-    lr_nets = [(g, s, R) for g in p["g"] for R in p["ranks"] for s in range(p["seeds"])]
-    g_l, s_l, r_l = (list(x) for x in zip(*lr_nets))
+    full_cfgs = [NetworkConfig(task, N=N, g=g, seed=s, epochs=E) for g in p["g"] for s in range(p["seeds"])]
     lr_W = 0.05 / N
-    low = train_variant(tk, N, g_l, s_l, E, rank=r_l, progress=progress,
-                        lr_factors=(lr_factor * lowrank_lr(N, np.asarray(r_l), lr_W)).tolist())
+    low_cfgs = [NetworkConfig(task, N=N, g=g, seed=s, epochs=E, rank=R,
+                              lr_factors=None if lr_factor == 1.0 else
+                              float(lr_factor * lowrank_lr(N, R, lr_W)))
+                for g in p["g"] for R in p["ranks"] for s in range(p["seeds"])]
+    nets = run_networks(full_cfgs + low_cfgs, cache=cache, progress=progress)
+    full, low = stack(nets[:len(full_cfgs)]), stack(nets[len(full_cfgs):])
+    assert low.rank is not None and low.lr_factors is not None
     tail = max(1, E // 20)
     parts = (full, low)
     cat = lambda f: np.concatenate([f(r) for r in parts], axis=-1)  # noqa: E731
     loss = cat(lambda r: r.loss)
-    test = np.concatenate([variant_losses(r, tk, batch_size=p["eval_batch"]) for r in parts])
-    L0 = np.concatenate([variant_losses(r, tk, weights="initial", batch_size=p["eval_batch"]) for r in parts])
+    evs = [evaluate_result(r, tk, ranks=[0], n_shuffles=0, batch_size=p["eval_batch"]) for r in parts]
+    test = np.concatenate([ev.loss_trained for ev in evs])
+    L0 = np.concatenate([ev.L0 for ev in evs])
     dW = np.concatenate([r.W.astype(float) - r.W0 for r in parts])
     return LowRankSummary(
-        task=task, g=np.r_[full.g, low.g], seeds=np.r_[full.seeds, low.seeds], rank=np.r_[full.rank, low.rank],
+        task=task, g=np.r_[full.g, low.g], seeds=np.r_[full.seeds, low.seeds],
+        rank=np.r_[np.full(full.K, -1), low.rank],
         loss=loss, convergence_epoch=np.atleast_1d(convergence_epoch(loss)),
         final_loss=np.nanmean(loss[-tail:], axis=0), test_loss=test, L0=L0,
         dW_singular_values=np.linalg.svd(dW, compute_uv=False), lr=np.r_[full.lr, low.lr],

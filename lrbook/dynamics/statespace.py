@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from .. import _validate as V
-from ..models import RNN, rng_for
+from ..models import RNN
+from ..seeding import rng_for
 from ..tasks import Task
 
 __all__ = ["starts_from_trajectories", "PCA", "pca"]
@@ -80,7 +81,7 @@ def states(model: RNN, u: Any) -> np.ndarray:
     ut = ut.unsqueeze(0).expand(m.K, *ut.shape).contiguous()
     x0 = m.x0(ut.shape[2])
     with torch.no_grad():
-        _, x = reference_forward(m.W.to(f64), m.W_in.to(f64), m.W_out.to(f64), ut, dt=m.dt,
+        _, x = reference_forward(m.W_in.to(f64), m.W.to(f64), m.W_out.to(f64), ut, dt=m.dt,
                                  phi=m.phi, x0=None if x0 is None else x0.to(f64))
     return x.transpose(1, 2).numpy()
 

@@ -17,13 +17,14 @@ from .cache import CacheWarning, NetworkResult, ResultCache
 from .config import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
 from .evaluations import cached_reports, evaluate_cached, evaluation_key
 from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
-from .run import DivergenceWarning, EnsembleResult, run_ensemble, stack, summaries, train_networks
+from .run import DivergenceWarning, EnsembleResult, run_ensemble, run_networks, stack, summaries, train_networks
 from .runtimes import RunTime, run_times
 from .sweep import SweepResult, sweep
 
 __all__ = [
     "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
-    "CacheWarning", "DivergenceWarning", "EnsembleResult", "run_ensemble", "train_networks", "stack", "summaries",
+    "CacheWarning", "DivergenceWarning", "EnsembleResult", "run_ensemble", "run_networks", "train_networks",
+    "stack", "summaries",
     "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
     "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
 ]

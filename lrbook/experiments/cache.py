@@ -79,6 +79,8 @@ from .config import SCHEMA_VERSION, NetworkConfig
 ARRAYS = ("loss", "grad_norm", "W0", "W", "W_in0", "W_in", "W_out0", "W_out")
 #: Arrays stored only when the config asks for snapshots.
 SNAPSHOT_ARRAYS = ("snapshots", "snapshot_epochs")
+#: The factors of a network trained with ``rank`` (shape (N, rank) each).
+FACTOR_ARRAYS = ("U", "V")
 
 T = TypeVar("T")
 
@@ -211,6 +213,10 @@ class NetworkResult:
             assert r.snapshots is not None
             out["snapshots"] = np.ascontiguousarray(r.snapshots[:, 0], dtype=np.float32)
             out["snapshot_epochs"] = np.asarray(r.snapshot_epochs, dtype=np.int64)
+        if self.config.rank is not None:
+            assert r.U is not None and r.V is not None
+            for name, a in (("U", r.U), ("V", r.V)):
+                out[name] = np.ascontiguousarray(a[0, :, :self.config.rank], dtype=np.float32)
         return out
 
 
@@ -247,27 +253,25 @@ def split_result(result: TrainResult, configs: list[NetworkConfig]) -> list[Netw
         if abs(float(result.g[k]) - cfg.g) > 1e-9 or int(result.seeds[k]) != cfg.seed:
             raise ValueError(f"network {k} of the result has g={result.g[k]}, seed={result.seeds[k]} "
                              f"but configs[{k}] has g={cfg.g}, seed={cfg.seed}")
-        sl = slice(k, k + 1)
-        f32 = lambda a, sl=sl: np.asarray(a[sl], dtype=np.float32)
-        snaps, snap_epochs = None, np.zeros(0, dtype=np.int64)
+        tr = result.network(k)
+        f32 = lambda a: None if a is None else np.asarray(a, dtype=np.float32)  # noqa: E731
+        for name in ("W0", "W", "W_in0", "W_in", "W_out0", "W_out", "U", "V"):
+            setattr(tr, name, f32(getattr(tr, name)))
+        tr.loss, tr.grad_norm = (np.asarray(a, dtype=np.float32).astype(np.float64)
+                                 for a in (tr.loss, tr.grad_norm))
+        tr.g, tr.seeds = np.array([cfg.g]), np.array([cfg.seed], dtype=np.int64)
+        tr.lr = np.array([float(tr.lr[0])])
+        tr.config = json.loads(json.dumps(result.config))
+        tr.diverged_epoch = np.array([int(tr.diverged_epoch[0])], dtype=np.int64)
+        tr.snapshots, tr.snapshot_epochs = None, np.zeros(0, dtype=np.int64)
         if cfg.snapshot_every is not None:
             sched = snapshot_schedule(cfg.epochs, cfg.snapshot_every)
             assert result.snapshots is not None
-            s = np.asarray(result.snapshots[:, sl], dtype=np.float32)
-            if s.shape[0] < sched.size:
-                fill = np.repeat(f32(result.W)[None], sched.size - s.shape[0], axis=0)
+            s = np.asarray(result.snapshots[:, k:k + 1], dtype=np.float32)
+            if s.shape[0] < sched.size:                # all networks diverged: training stopped early
+                fill = np.repeat(tr.W[None], sched.size - s.shape[0], axis=0)
                 s = np.concatenate([s, fill])
-            snaps, snap_epochs = s, sched
-        tr = TrainResult(
-            loss=np.asarray(result.loss[:, sl], dtype=np.float32).astype(np.float64),
-            grad_norm=np.asarray(result.grad_norm[:, sl], dtype=np.float32).astype(np.float64),
-            W0=f32(result.W0), W=f32(result.W), W_in0=f32(result.W_in0), W_in=f32(result.W_in),
-            W_out0=f32(result.W_out0), W_out=f32(result.W_out),
-            g=np.array([cfg.g]), seeds=np.array([cfg.seed], dtype=np.int64),
-            lr=np.array([float(result.lr[k])]), config=json.loads(json.dumps(result.config)),
-            seconds=float(result.seconds) / result.K,
-            diverged_epoch=np.array([int(result.diverged_epoch[k])], dtype=np.int64),
-            snapshots=snaps, snapshot_epochs=snap_epochs)
+            tr.snapshots, tr.snapshot_epochs = s, sched
         parts.append(NetworkResult(cfg, tr, created=created, from_cache=False))
     return parts
 
@@ -444,6 +448,7 @@ class ResultCache:
             "schema": SCHEMA_VERSION, "lrbook_version": __version__, "key": part.key,
             "config": part.config.to_dict(), "train_config": r.config,
             "lr": float(r.lr[0]), "diverged_epoch": int(r.diverged_epoch[0]),
+            **({} if r.lr_factors is None else {"lr_factors": float(r.lr_factors[0])}),
             "seconds": float(r.seconds), "created": part.created, "host": socket.gethostname(),
             "summary": part.summary(), "arrays": {k: [v.dtype.str, list(v.shape)] for k, v in arrays.items()},
             "sha256": payload_sha256(arrays),
@@ -542,7 +547,8 @@ class ResultCache:
             raise CacheCorruptError("key does not match the file name")
         if meta.get("config") != json.loads(json.dumps(config.to_dict())):
             raise CacheCorruptError("stored config differs from the requested one")
-        want = set(ARRAYS) | (set(SNAPSHOT_ARRAYS) if config.snapshot_every is not None else set())
+        want = set(ARRAYS) | (set(SNAPSHOT_ARRAYS) if config.snapshot_every is not None else set()) \
+            | (set(FACTOR_ARRAYS) if config.rank is not None else set())
         if set(arrays) != want:
             raise CacheCorruptError(f"arrays {sorted(arrays)} != {sorted(want)}")
         if payload_sha256(arrays) != meta.get("sha256"):
@@ -555,6 +561,8 @@ class ResultCache:
         if config.snapshot_every is not None:
             S = snapshot_schedule(E, config.snapshot_every).size
             shapes.update(snapshots=(S, N, N), snapshot_epochs=(S,))
+        if config.rank is not None:
+            shapes.update(U=(N, config.rank), V=(N, config.rank))
         for name, shape in shapes.items():
             if arrays[name].shape != shape:
                 raise CacheCorruptError(f"{name} has shape {arrays[name].shape}, expected {shape}")
@@ -568,6 +576,10 @@ class ResultCache:
             diverged_epoch=np.array([int(meta["diverged_epoch"])], dtype=np.int64),
             snapshots=arrays["snapshots"][:, None] if "snapshots" in arrays else None,
             snapshot_epochs=arrays.get("snapshot_epochs", np.zeros(0, dtype=np.int64)))
+        if config.rank is not None:
+            tr.rank = np.array([config.rank], dtype=np.int64)
+            tr.U, tr.V = arrays["U"][None], arrays["V"][None]
+            tr.lr_factors = np.array([float(meta["lr_factors"])])
         return NetworkResult(config, tr, created=str(meta["created"]), from_cache=True)
 
     # ------------------------------------------------------------------ housekeeping

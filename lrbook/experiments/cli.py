@@ -29,7 +29,7 @@ from typing import Any
 from .. import _validate as V
 from ..config import SCALES, get_scale
 from .cache import CacheWarning
-from .presets import NONLINEAR_TASKS, PRESETS
+from .presets import PRESETS, sweep_tasks
 from .run import DivergenceWarning
 from .sweep import DEFAULT_MAX_ENSEMBLE, expand, sweep
 
@@ -67,8 +67,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="ci | book | paper (default: LRBOOK_SCALE, else book)")
     p.add_argument("--preset", choices=tuple(PRESETS), default="nonlinear",
                    help="nonlinear: the g sweep of Figure 2 (default); nscaling: the N supplement")
-    p.add_argument("--tasks", nargs="+", choices=NONLINEAR_TASKS, default=list(NONLINEAR_TASKS),
-                   metavar="TASK", help="tasks among flipflop, mante, romo (default: all three)")
+    tasks = sweep_tasks()
+    p.add_argument("--tasks", nargs="+", choices=tasks, default=list(tasks),
+                   metavar="TASK", help=f"tasks among {', '.join(tasks)} (default: all {len(tasks)})")
     p.add_argument("--workers", type=int, default=1,
                    help="parallel worker processes, 1..1024 (> 1 needs the 'distributed' package)")
     p.add_argument("--max-ensemble", type=int, default=None, metavar="K",

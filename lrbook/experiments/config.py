@@ -140,7 +140,7 @@ def _resolve_common(name: str, task_params: tuple, N, epochs, lr, optimizer, bat
         raise ValueError("trained must name at least one of W_in, W, W_out; got ()")
     out["trained"] = tuple(p for p in PARAMS if p in trained)
     if phi is None:
-        phi = "linear" if name in ("fixedpoint", "cosine") else "tanh"
+        phi = task.phi
     out["phi"] = V.choice("phi", phi, PHIS)
     out["snapshot_every"] = None if snapshot_every is None else \
         V.integer("snapshot_every", snapshot_every, lo=1)
@@ -183,6 +183,12 @@ class NetworkConfig:
     phi : {"tanh", "linear", "relu", "softplus"}, optional
     snapshot_every : int, optional
         also store ``W`` every this many epochs.
+    rank : int, optional
+        train the recurrent change as ``W0 + U V^T`` of this rank (1..N), see
+        :func:`lrbook.training.train`; None: unconstrained.
+    lr_factors : float, optional
+        learning rate of U and V (> 0; only with ``rank``); None for
+        :func:`lrbook.factors.lowrank_lr`.
 
     Raises
     ------
@@ -215,11 +221,23 @@ class NetworkConfig:
     trained: tuple[str, ...] | None = None
     phi: str | None = None
     snapshot_every: int | None = None
+    rank: int | None = None
+    lr_factors: float | None = None
 
     def __post_init__(self) -> None:
         name, params = _canonical_task(self.task, self.task_params)
         resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
                                    self.batch_size, self.trained, self.phi, self.snapshot_every)
+        if self.rank is not None:
+            resolved["rank"] = V.integer("rank", self.rank, lo=1, hi=resolved["N"])
+            if "W" not in resolved["trained"]:
+                raise ValueError(f"rank constrains the change of W: trained must include 'W'; "
+                                 f"got {resolved['trained']}")
+        if self.lr_factors is not None:
+            if self.rank is None:
+                raise ValueError("lr_factors is the learning rate of the low-rank factors: it needs rank; "
+                                 "got rank=None")
+            resolved["lr_factors"] = _round(V.real("lr_factors", self.lr_factors, lo=0.0, lo_open=True))
         resolved.update(task=name, task_params=params,
                         g=_round(V.real("g", self.g, lo=0.0)),
                         seed=V.seed("seed", self.seed))
@@ -237,8 +255,13 @@ class NetworkConfig:
         return make_task(self.task, **self.task_kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; ``NetworkConfig.from_dict(c.to_dict()) == c``."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """JSON-ready dict; ``NetworkConfig.from_dict(c.to_dict()) == c``.
+
+        ``rank`` and ``lr_factors`` appear only when set, so the keys of
+        unconstrained networks do not depend on the low-rank option.
+        """
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name not in ("rank", "lr_factors") or getattr(self, f.name) is not None}
         d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
         d["trained"] = list(self.trained or ())
         return d
@@ -272,11 +295,13 @@ class NetworkConfig:
 
     @property
     def group_key(self) -> tuple:
-        """Everything but ``g``, ``seed`` and ``lr``: networks with equal group keys
-        can be trained together in one ensemble."""
+        """Everything but ``g``, ``seed``, ``lr``, ``rank`` and ``lr_factors`` (only
+        whether a rank is set): networks with equal group keys can be trained together
+        in one ensemble."""
         d = self.to_dict()
-        for k in ("g", "seed", "lr"):
-            d.pop(k)
+        for k in ("g", "seed", "lr", "rank", "lr_factors"):
+            d.pop(k, None)
+        d["lowrank"] = self.rank is not None
         return (canonical_json(d),)
 
 

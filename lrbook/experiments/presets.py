@@ -4,7 +4,10 @@ r"""The paper's sweeps at each scale, with every size in one table.
 trained over a grid of ``g`` (science.md, section 3); :func:`nscaling_sweep` is its
 supplement over the network size ``N`` at ``g`` in {0, 0.9, 1.8}.
 
-The numbers for each scale live in :data:`NONLINEAR` and :data:`NSCALING`:
+The tasks of these sweeps are the registered tasks with ``sweep_scales``
+(:func:`sweep_tasks`); each task states its epochs and g values (its facts
+``paper_epochs``, ``g_grid`` and ``sweep_scales``, see :class:`lrbook.tasks.Task`),
+and :data:`NONLINEAR` and :data:`NSCALING` show them with the sizes of each scale:
 
 ``paper``
     the paper's: N = 256, g from 0 in steps of 0.3 up to 2.1 (flip-flop), 2.7
@@ -27,61 +30,76 @@ Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import _validate as V
 from ..config import SCALES, get_scale
+from ..tasks import TASKS, task_names
+from ..tasks.base import g_grid as g_grid  # the paper's grids (re-exported; they live with the tasks)
 from .config import EnsembleConfig
 
-#: The nonlinear tasks of the paper, by CLI name.
-NONLINEAR_TASKS = ("flipflop", "mante", "romo")
 
-
-def g_grid(g_max: float, step: float = 0.3) -> tuple[float, ...]:
-    """``0, step, 2 step, ..., g_max`` (rounded to 10 decimals).
-
-    The paper's g grids of :data:`NONLINEAR` (:doc:`/book/02_training`).
-
-    Parameters
-    ----------
-    g_max : float
-        last value (rounded to the nearest multiple of ``step``).
-    step : float
-        spacing, default 0.3 (the paper's).
+def sweep_tasks() -> tuple[str, ...]:
+    """The tasks of the Figure 2 sweep: the registered tasks with ``sweep_scales``.
 
     Returns
     -------
-    tuple of float
-        ``round(g_max / step) + 1`` values.
-
-    Examples
-    --------
-    >>> g_grid(0.9)
-    (0.0, 0.3, 0.6, 0.9)
+    tuple of str
+        CLI names, in registration order (``flipflop``, ``mante``, ``romo``).
     """
-    n = int(round(g_max / step))
-    return tuple(round(step * i, 10) for i in range(n + 1))
+    return task_names(sweep=True)
 
 
-#: Figure 2 sweep per scale: N, seeds (count), epochs and g values per task.
+def task_sweep(name: str, scale: str) -> tuple[int, tuple[float, ...]]:
+    """Epochs and g values of one task in the Figure 2 sweep at ``scale``.
+
+    Parameters
+    ----------
+    name : str
+        a task of :func:`sweep_tasks`.
+    scale : {"ci", "book", "paper"}
+
+    Returns
+    -------
+    (int, tuple of float)
+        ``(paper_epochs, g_grid)`` at ``"paper"``, else ``sweep_scales[scale]`` of the task.
+    """
+    cls = TASKS[V.choice("tasks", name, sweep_tasks())]
+    if scale == "paper":
+        return int(cls.paper_epochs), tuple(cls.g_grid)
+    epochs, gs = cls.sweep_scales[scale]
+    return int(epochs), tuple(gs)
+
+
+class _PerTask(Mapping):
+    """Read-only ``{task: epochs}`` or ``{task: g values}`` of the sweep tasks at one scale,
+    read from the registered task classes (so it follows :func:`lrbook.tasks.register`)."""
+
+    def __init__(self, scale: str, part: int):
+        self._scale, self._part = scale, part
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in sweep_tasks():
+            raise KeyError(name)
+        return task_sweep(name, self._scale)[self._part]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sweep_tasks())
+
+    def __len__(self) -> int:
+        return len(sweep_tasks())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Figure 2 sweep per scale: N, seeds (count), and epochs and g values per task (the
+#: last two read from the task classes: ``paper_epochs`` and ``g_grid`` at ``"paper"``,
+#: ``sweep_scales`` below).
 NONLINEAR: dict[str, dict[str, Any]] = {
-    "paper": {
-        "N": 256, "seeds": 5,
-        "epochs": {"flipflop": 1000, "mante": 2000, "romo": 6000},
-        "g": {"flipflop": g_grid(2.1), "mante": g_grid(2.7), "romo": g_grid(3.0)},
-    },
-    "book": {
-        "N": 256, "seeds": 2,
-        "epochs": {"flipflop": 1000, "mante": 2000, "romo": 2000},
-        "g": {"flipflop": (0.0, 0.6, 1.2, 1.8, 2.1), "mante": (0.0, 0.9, 1.8, 2.7),
-              "romo": (0.0, 0.9, 1.8, 3.0)},
-    },
-    "ci": {
-        "N": 64, "seeds": 1,
-        "epochs": {"flipflop": 300, "mante": 600, "romo": 1500},
-        "g": {"flipflop": (0.0, 0.9, 1.8), "mante": (0.0, 0.9, 1.8), "romo": (0.0, 0.9, 1.8)},
-    },
+    scale: {"N": N, "seeds": seeds, "epochs": _PerTask(scale, 0), "g": _PerTask(scale, 1)}
+    for scale, N, seeds in (("paper", 256, 5), ("book", 256, 2), ("ci", 64, 1))
 }
 
 #: N-scaling supplement per scale: the sizes, g values, seeds and epochs per task.
@@ -99,18 +117,20 @@ def _scale(scale: str | None) -> str:
     return get_scale() if scale is None else V.choice("scale", scale, SCALES)
 
 
-def _tasks(tasks: Sequence[str] | str) -> tuple[str, ...]:
+def _tasks(tasks: Sequence[str] | str | None) -> tuple[str, ...]:
+    if tasks is None:
+        return sweep_tasks()
     if isinstance(tasks, str):
         tasks = (tasks,)
     tasks = tuple(tasks)
     if not tasks:
-        raise ValueError(f"tasks must name at least one of {', '.join(NONLINEAR_TASKS)}; got ()")
+        raise ValueError(f"tasks must name at least one of {', '.join(sweep_tasks())}; got ()")
     for t in tasks:
-        V.choice("tasks", t, NONLINEAR_TASKS)
+        V.choice("tasks", t, sweep_tasks())
     return tasks
 
 
-def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLINEAR_TASKS,
+def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str | None = None,
                     **overrides: Any) -> dict[str, EnsembleConfig]:
     """The g sweep of Figure 2 for each task at ``scale``.
 
@@ -121,7 +141,8 @@ def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLI
     ----------
     scale : {"ci", "book", "paper"}, optional
         default :func:`lrbook.config.get_scale` (``LRBOOK_SCALE``).
-    tasks : sequence of {"flipflop", "mante", "romo"}
+    tasks : sequence of {"flipflop", "mante", "romo"}, optional
+        default every task of :func:`sweep_tasks`.
     **overrides
         fields of :class:`EnsembleConfig` to change (e.g. ``trained=("W",)``).
 
@@ -137,17 +158,18 @@ def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLI
     >>> cfg.N, cfg.g[-1], len(cfg.seeds), cfg.epochs
     (256, 2.7, 5, 2000)
     """
-    p = NONLINEAR[_scale(scale)]
+    scale = _scale(scale)
+    p = NONLINEAR[scale]
     out = {}
     for t in _tasks(tasks):
-        kw = dict(task=t, N=p["N"], g=p["g"][t], seeds=tuple(range(p["seeds"])),
-                  epochs=p["epochs"][t])
+        epochs, gs = task_sweep(t, scale)
+        kw = dict(task=t, N=p["N"], g=gs, seeds=tuple(range(p["seeds"])), epochs=epochs)
         kw.update(overrides)
         out[t] = EnsembleConfig(**kw)
     return out
 
 
-def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLINEAR_TASKS,
+def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str | None = None,
                    **overrides: Any) -> dict[tuple[str, int], EnsembleConfig]:
     """The N-scaling supplement: each task at each N, g in {0, 0.9, 1.8}.
 
@@ -157,7 +179,8 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLIN
     ----------
     scale : {"ci", "book", "paper"}, optional
         default :func:`lrbook.config.get_scale` (``LRBOOK_SCALE``).
-    tasks : sequence of {"flipflop", "mante", "romo"}
+    tasks : sequence of {"flipflop", "mante", "romo"}, optional
+        default every task of :func:`sweep_tasks`.
     **overrides
         fields of :class:`EnsembleConfig` to change in every config.
 
@@ -173,11 +196,12 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str = NONLIN
     >>> sorted({n for _, n in nscaling_sweep("book", tasks="flipflop")})
     [32, 64, 128, 256]
     """
-    p = NSCALING[_scale(scale)]
+    scale = _scale(scale)
+    p = NSCALING[scale]
     out = {}
     for t in _tasks(tasks):
         for N in p["N"]:
-            kw = dict(task=t, N=N, g=p["g"], seeds=tuple(range(p["seeds"])), epochs=p["epochs"][t])
+            kw = dict(task=t, N=N, g=p["g"], seeds=tuple(range(p["seeds"])), epochs=task_sweep(t, scale)[0])
             kw.update(overrides)
             out[(t, N)] = EnsembleConfig(**kw)
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..factors import lowrank_lr
 from ..training import TrainResult, default_lr, model_for, train
 from .cache import NetworkResult, ResultCache, split_result
 from .config import EnsembleConfig, NetworkConfig
@@ -79,18 +80,7 @@ class EnsembleResult(TrainResult):
             K = 1, arrays sliced (views, not copies); ``seconds`` is this result's
             ``seconds / K``.
         """
-        return _slice(self, k)
-
-
-def _slice(r: TrainResult, k: int) -> TrainResult:
-    sl = slice(k, k + 1)
-    return TrainResult(
-        loss=r.loss[:, sl], grad_norm=r.grad_norm[:, sl], W0=r.W0[sl], W=r.W[sl],
-        W_in0=r.W_in0[sl], W_in=r.W_in[sl], W_out0=r.W_out0[sl], W_out=r.W_out[sl],
-        g=r.g[sl], seeds=r.seeds[sl], lr=r.lr[sl], config=r.config,
-        seconds=r.seconds / max(r.K, 1), diverged_epoch=r.diverged_epoch[sl],
-        snapshots=None if r.snapshots is None else r.snapshots[:, sl],
-        snapshot_epochs=r.snapshot_epochs)
+        return self.network(k)
 
 
 def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None) -> EnsembleResult:
@@ -132,7 +122,17 @@ def stack(parts: Sequence[NetworkResult], ensemble: EnsembleConfig | None = None
     snaps = None
     if all(r.snapshots is not None for r in rs):
         snaps = cat("snapshots", axis=1)
+    low = [r.rank is not None for r in rs]
+    if any(low) and not all(low):
+        raise ValueError("parts must all be trained with a rank, or all without")
+    factors: dict[str, Any] = {}
+    if all(low):
+        R = max(int(r.rank[0]) for r in rs)                        # type: ignore[index]
+        pad = lambda a: np.pad(a, ((0, 0), (0, 0), (0, R - a.shape[2])))  # noqa: E731
+        factors = {"rank": cat("rank"), "lr_factors": cat("lr_factors"),
+                   "U": np.concatenate([pad(r.U) for r in rs]), "V": np.concatenate([pad(r.V) for r in rs])}
     return EnsembleResult(
+        **factors,
         loss=cat("loss", 1), grad_norm=cat("grad_norm", 1), W0=cat("W0"), W=cat("W"),
         W_in0=cat("W_in0"), W_in=cat("W_in"), W_out0=cat("W_out0"), W_out=cat("W_out"),
         g=cat("g"), seeds=cat("seeds"), lr=cat("lr"), config=base,
@@ -231,9 +231,14 @@ def train_networks(configs: Sequence[NetworkConfig], *, cache: ResultCache | Non
     model = model_for(task, c0.N, [c.g for c in configs], [c.seed for c in configs],
                       phi=c0.phi, trained=c0.trained)
     lrs = [c.lr if c.lr is not None else float(default_lr(task, c0.N, c.g)[0]) for c in configs]
+    low: dict[str, Any] = {}
+    if c0.rank is not None:
+        low["rank"] = [c.rank for c in configs]
+        low["lr_factors"] = [c.lr_factors if c.lr_factors is not None else
+                             float(lowrank_lr(c0.N, int(c.rank or 0), lr)) for c, lr in zip(configs, lrs)]
     result = train(model, task, c0.epochs, lr=lrs, optimizer=c0.optimizer,
                    batch_size=c0.batch_size, snapshot_every=c0.snapshot_every,
-                   on_divergence="stop", progress=progress, threads=threads)
+                   on_divergence="stop", progress=progress, threads=threads, **low)
     parts = split_result(result, configs)
     if cache is not None:
         for p in parts:
@@ -284,23 +289,56 @@ def run_ensemble(config: EnsembleConfig, *, cache: bool | str | os.PathLike | Re
     """
     if not isinstance(config, EnsembleConfig):
         raise TypeError(f"config must be an EnsembleConfig; got {type(config).__name__}")
+    return stack(run_networks(config.networks(), cache=cache, progress=progress, threads=threads),
+                 ensemble=config)
+
+
+def run_networks(configs: Sequence[NetworkConfig], *,
+                 cache: bool | str | os.PathLike | ResultCache = True, progress: bool = False,
+                 threads: int | None = None) -> list[NetworkResult]:
+    """Load or train any networks: each group of compatible ones in one ensemble.
+
+    Like :func:`run_ensemble`, for configs that one :class:`EnsembleConfig` cannot
+    describe (e.g. networks of different ranks, see :doc:`/book/13_beyond`): the
+    networks found in the cache are read, the others are grouped by
+    :attr:`NetworkConfig.group_key` and each group trains in one ensemble
+    (:func:`train_networks`), written to the cache as soon as it finishes.
+
+    Parameters
+    ----------
+    configs : sequence of NetworkConfig
+    cache : bool, str, PathLike or ResultCache
+        as in :func:`run_ensemble`.
+    progress : bool
+    threads : int, optional
+
+    Returns
+    -------
+    list of NetworkResult
+        in the order of ``configs``.
+    """
+    configs = list(configs)
+    if not all(isinstance(c, NetworkConfig) for c in configs):
+        raise TypeError("configs must be NetworkConfig objects")
     store = as_cache(cache)
     if store is not None:
         store.check()
-    nets = config.networks()
-    parts: list[NetworkResult | None] = [store.load(c) if store is not None else None for c in nets]
-    missing = [i for i, p in enumerate(parts) if p is None]
-    if missing:
-        fresh = train_networks([nets[i] for i in missing], cache=store, progress=progress,
-                               threads=threads)
-        for i, p in zip(missing, fresh):
+    parts: list[NetworkResult | None] = [store.load(c) if store is not None else None for c in configs]
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(parts):
+        if p is None:
+            groups.setdefault(configs[i].group_key, []).append(i)
+    bad: list[tuple[NetworkConfig, int]] = []
+    for idx in groups.values():
+        fresh = train_networks([configs[i] for i in idx], cache=store, progress=progress, threads=threads)
+        for i, p in zip(idx, fresh):
             parts[i] = p
-        bad = [(p.config, int(p.result.diverged_epoch[0])) for p in fresh if p.result.diverged_epoch[0] >= 0]
-        if bad:
-            warnings.warn(f"{len(bad)} of {len(nets)} networks diverged (stored as diverged; the others "
-                          f"trained to the end): {'; '.join(diverged_lines(bad))}", DivergenceWarning,
-                          stacklevel=2)
-    return stack(parts, ensemble=config)  # type: ignore[arg-type]
+        bad += [(p.config, int(p.result.diverged_epoch[0])) for p in fresh if p.result.diverged_epoch[0] >= 0]
+    if bad:
+        warnings.warn(f"{len(bad)} of {len(configs)} networks diverged (stored as diverged; the others "
+                      f"trained to the end): {'; '.join(diverged_lines(bad))}", DivergenceWarning,
+                      stacklevel=2)
+    return parts  # type: ignore[return-value]
 
 
 def summaries(result: EnsembleResult) -> list[dict[str, Any]]:
@@ -322,6 +360,6 @@ def summaries(result: EnsembleResult) -> list[dict[str, Any]]:
     """
     out = []
     for k, cfg in enumerate(result.networks):
-        nr = NetworkResult(cfg, _slice(result, k))
+        nr = NetworkResult(cfg, result.network(k))
         out.append({"g": cfg.g, "seed": cfg.seed, "key": cfg.key, **nr.summary()})
     return out

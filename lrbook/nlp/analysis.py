@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import _validate as V
+from .._threads import torch_threads
 from ..analysis import dW_singular_values, norm_dW, set_recurrent_weight, shuffle_entries, truncations
 from ..analysis.measures import participation_ratio, top_fraction
 from .data import Split
@@ -147,13 +147,8 @@ def gate_analysis(result: ClassifierResult, test: Split, ranks: Iterable[int] | 
     -------
     GateAnalysis
     """
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(V.integer("threads", threads, lo=1))
-    try:
+    with torch_threads(None if threads is None else V.integer("threads", threads, lo=1)):
         return _gate_analysis(result, test, ranks, batch_size, seed)
-    finally:
-        torch.set_num_threads(old)
 
 
 def _gate_analysis(result: ClassifierResult, test: Split, ranks: Iterable[int] | None, batch_size: int,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as V
+from ..checks import Table
 from ..config import cache_dir
 from .vocab import PAD_ID, UNK_ID, Vocab, pad, tokenize
 
@@ -375,6 +376,23 @@ class SentimentData:
             out[nm] = {"sentences": len(sp), "positive": float(sp.labels.mean()) if len(sp) else float("nan"),
                        "mean_length": float(sp.lengths.mean()) if len(sp) else float("nan")}
         return out
+
+    def table(self) -> Table:
+        """The splits as a table: sentences, fraction positive, mean length (words).
+
+        The caption names the data, the vocabulary size and the embedding dimension.
+        Shown in :doc:`/book/14_sentiment`.
+
+        Returns
+        -------
+        lrbook.checks.Table
+        """
+        s = self.summary()
+        rows = [[split, s[split]["sentences"], s[split]["positive"], s[split]["mean_length"]]
+                for split in ("train", "test")]
+        return Table(["split", "sentences", "positive (fraction)", "mean length (words)"], rows,
+                     caption=f"{self.name}: {s['vocab']:,} words in the vocabulary, "
+                             f"{s['dim']}-dimensional embeddings")
 
 
 def _ids(vocab: Vocab, tokens: list[str]) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate as V
-from ..models import rng_for
+from ..seeding import rng_for
 from .data import SentimentData, Split
 from .vocab import PAD, UNK, Vocab, pad
 

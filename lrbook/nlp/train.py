@@ -16,8 +16,9 @@ import torch
 from torch.nn import functional as F
 
 from .. import _validate as V
+from .._threads import torch_threads
 from ..analysis import recurrent_weights
-from ..models import STREAM_SHUFFLE, rng_for
+from ..seeding import STREAM_SHUFFLE, rng_for
 from .data import SentimentData, Split
 from .lstm import SentimentLSTM
 
@@ -158,10 +159,8 @@ def train_classifier(data: SentimentData, *, epochs: int = 10, hidden: int = 256
     lr = V.real("lr", lr, lo=0.0, lo_open=True)
     seed = V.integer("seed", seed, lo=0)
     V.choice("on_divergence", on_divergence, ("raise", "stop"))
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(V.integer("threads", threads, lo=1))
-    try:
+    n_threads = None if threads is None else V.integer("threads", threads, lo=1)
+    with torch_threads(n_threads):
         model = SentimentLSTM(data.embeddings, hidden=hidden, layers=layers, dropout=dropout, seed=seed)
         W_hh0 = recurrent_weights(model.lstm)
         rng = rng_for(seed, STREAM_SHUFFLE)
@@ -208,8 +207,6 @@ def train_classifier(data: SentimentData, *, epochs: int = 10, hidden: int = 256
         if bar is not None:
             bar.close()
         model.eval()
-    finally:
-        torch.set_num_threads(old_threads)
     config: dict[str, Any] = {"data": data.name, "epochs": epochs, "hidden": hidden, "layers": layers,
                               "dropout": dropout, "batch_size": batch_size, "lr": lr, "seed": seed,
                               "optimizer": "adam", "n_train": len(data.train), "n_test": len(data.test)}

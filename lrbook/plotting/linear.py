@@ -49,6 +49,19 @@ def _arr(name: str, x: Any, ndim: int) -> np.ndarray:
     return a
 
 
+def _per_row(name: str, x: Any, n: int) -> np.ndarray:
+    """``x`` of shape (n,) or (n, J) as (n, J); ValueError otherwise (a transposed (J, n) included)."""
+    a = np.asarray(x, dtype=float)
+    if a.ndim not in (1, 2) or a.shape[0] != n:
+        raise ValueError(f"{name} must have one row per g: shape ({n},) or ({n}, J); got shape {a.shape}")
+    return a.reshape(n, -1)
+
+
+def _check_z_hat(z_hat: Sequence[float] | None, J: int) -> None:
+    if z_hat is not None and len(z_hat) < J:
+        raise ValueError(f"z_hat must have an entry for each of the {J} columns; got {len(z_hat)}")
+
+
 # --------------------------------------------------------------------------- chapter 8
 def plot_fixed_point_approach(time: Any, z: Any, z_star: Any, g: Any, ax=None):
     r"""Output of untrained linear networks over a fixed-point trial, and the fixed-point value.
@@ -218,6 +231,13 @@ def plot_singular_value_growth(tau_eff: Any, sv: Any, g: Any, series_tau_eff: An
     te, s, g = _arr("tau_eff", tau_eff, 2), _arr("sv", sv, 3), _arr("g", g, 1)
     ts, a1, a2 = (_arr(n, v, 2) for n, v in (("series_tau_eff", series_tau_eff),
                                               ("s1_series", s1_series), ("s2_series", s2_series)))
+    K = g.size
+    if te.shape[1] != K or s.shape != (*te.shape, 2):
+        raise ValueError(f"tau_eff must have shape (S, K) and sv shape (S, K, 2) with K = len(g) = {K}; "
+                         f"got {te.shape} and {s.shape}")
+    if ts.shape[1] != K or not (ts.shape == a1.shape == a2.shape):
+        raise ValueError(f"series_tau_eff, s1_series and s2_series must have shape (M, K) with K = {K}; "
+                         f"got {ts.shape}, {a1.shape} and {a2.shape}")
     axes = _axes(axes, 2, width=3.6)
     for k, c in enumerate(g_colors(g)):
         for i, (ax, ser) in enumerate(zip(axes, (a1, a2))):
@@ -255,15 +275,18 @@ def plot_measures_vs_g(g: Any, measures: dict, theory_g: Any = None, theory: dic
     """
     g = _arr("g", g, 1)
     names = list(measures)
+    values = {name: _per_row(f"measures[{name!r}]", measures[name], g.size) for name in names}
+    for name in names:
+        _check_z_hat(z_hat, values[name].shape[1])
     axes = _axes(axes, len(names), width=3.1)
     for ax, name in zip(axes, names):
-        v = np.asarray(measures[name], dtype=float).reshape(g.size, -1)
+        v = values[name]
         J = v.shape[1]
         for j in range(J):
             lab = rf"$\hat z = {z_hat[j]:g}$" if z_hat is not None else None
             ax.plot(g, v[:, j], ZHAT_MARKERS[j % len(ZHAT_MARKERS)], color=f"C{j}", ms=5, label=lab)
             if theory is not None and name in theory and theory[name] is not None:
-                tv = np.asarray(theory[name], dtype=float).reshape(np.size(theory_g), -1)
+                tv = _per_row(f"theory[{name!r}]", theory[name], np.size(theory_g))
                 ax.plot(theory_g, tv[:, min(j, tv.shape[1] - 1)], color=f"C{j}", ls="--", lw=1.0)
         ax.set_xlabel("$g$")
         ax.set_ylabel((ylabels or {}).get(name, name))
@@ -286,7 +309,8 @@ def plot_shuffle_vs_g(g: Any, ratio: Any, ax=None, *, z_hat: Sequence[float] | N
         one column per ``z_hat``.
     """
     g = _arr("g", g, 1)
-    r = np.asarray(ratio, dtype=float).reshape(g.size, -1)
+    r = _per_row("ratio", ratio, g.size)
+    _check_z_hat(z_hat, r.shape[1])
     ax = _axes(ax, 1, width=4.2)[0]
     for j in range(r.shape[1]):
         ax.plot(g, r[:, j], ZHAT_MARKERS[j % len(ZHAT_MARKERS)] + "-", color=f"C{j}", ms=5,
@@ -405,6 +429,10 @@ def plot_cosine_learning(loss: Any, snapshot_epochs: Any, eig_re: Any, eig_im: A
     """
     L, se = _arr("loss", loss, 2), _arr("snapshot_epochs", snapshot_epochs, 1)
     re, im, g = _arr("eig_re", eig_re, 2), _arr("eig_im", eig_im, 2), _arr("g", g, 1)
+    K = g.size
+    if L.shape[1] != K or re.shape != (se.size, K) or im.shape != re.shape:
+        raise ValueError(f"loss must have shape (E, K) and eig_re, eig_im shape (S, K) with K = len(g) = {K} "
+                         f"and S = len(snapshot_epochs) = {se.size}; got {L.shape}, {re.shape} and {im.shape}")
     axes = _axes(axes, 3, width=3.1)
     for k, c in enumerate(g_colors(g)):
         axes[0].semilogy(np.arange(L.shape[0]), L[:, k], color=c, label=f"$g = {g[k]:g}$")

@@ -17,25 +17,12 @@ from .style import use_style
 #: Grey of the periods where the loss is off (mask 0).
 MASK_OFF_COLOR = "0.88"
 
-INPUT_NAMES = {
-    "flipflop": lambda n: [f"bit {i + 1}" for i in range(n)],
-    "mante": lambda n: ["sensory 1", "sensory 2", "context 1", "context 2"],
-    "romo": lambda n: ["stimulus"],
-    "fixedpoint": lambda n: ["u"],
-    "cosine": lambda n: ["(none)"],
-}
-OUTPUT_NAMES = {
-    "flipflop": lambda n: [f"bit {i + 1}" for i in range(n)],
-    "mante": lambda n: ["choice"],
-    "romo": lambda n: ["f1 > f2", "f1 < f2"],
-    "fixedpoint": lambda n: ["z"],
-    "cosine": lambda n: ["z"],
-}
 
-
-def _names(table: dict, task: Task, n: int, prefix: str) -> list[str]:
-    f = table.get(task.name)
-    return f(n) if f is not None else [f"{prefix} {i + 1}" for i in range(n)]
+def _names(task: Task, side: str, n: int) -> list[str]:
+    """The task's names of its ``n`` input or output channels (its facts
+    ``input_channels``, ``output_channels``), else ``"input 1"``, ..."""
+    names = tuple(getattr(task, f"{side}_channels", ()) or ())
+    return list(names) if len(names) == n else [f"{side} {i + 1}" for i in range(n)]
 
 
 def _check_index(batch: Batch, index: int) -> int:
@@ -87,7 +74,8 @@ def plot_trial(task: Task, batch: Batch, index: int = 0, axes: Sequence[plt.Axes
     Parameters
     ----------
     task : Task
-        the task that drew ``batch`` (for the time axis and the channel names).
+        the task that drew ``batch`` (for the time axis, and the channel names: its
+        ``input_channels`` and ``output_channels``).
     batch : Batch
         ``(u, target, mask)`` of shapes (B, T, n_in), (B, T, n_out), (B, T, n_out).
     index : int
@@ -103,6 +91,11 @@ def plot_trial(task: Task, batch: Batch, index: int = 0, axes: Sequence[plt.Axes
     matplotlib.figure.Figure
     """
     i = _check_index(batch, index)
+    if batch.u.shape[1] != task.n_steps:
+        raise ValueError(f"batch has {batch.u.shape[1]} steps but the task has {task.n_steps}: "
+                         "pass the task that drew the batch")
+    if z is not None and np.shape(z) != batch.target.shape:
+        raise ValueError(f"z must have the shape of the targets {batch.target.shape}; got {np.shape(z)}")
     if axes is None:
         use_style()
         fig, axes = plt.subplots(2, 1, sharex=True, figsize=(7.0, 3.6))
@@ -116,13 +109,13 @@ def plot_trial(task: Task, batch: Batch, index: int = 0, axes: Sequence[plt.Axes
     for ax in (ax_u, ax_z):
         for s, e in mask_off_spans(mask, t, task.dt):
             ax.axvspan(s, e, color=MASK_OFF_COLOR, lw=0, zorder=0)
-    in_names = _names(INPUT_NAMES, task, u.shape[1], "input")
+    in_names = _names(task, "input", u.shape[1])
     for k in range(u.shape[1]):
         ax_u.plot(t, u[:, k], label=in_names[k])
     ax_u.set_ylabel("input $u$")
     if u.shape[1] > 1:
         ax_u.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    out_names = _names(OUTPUT_NAMES, task, target.shape[1], "output")
+    out_names = _names(task, "output", target.shape[1])
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k in range(target.shape[1]):
         c = colors[k % len(colors)]
@@ -263,6 +256,10 @@ def plot_activity(time: np.ndarray, r: np.ndarray, z: np.ndarray, g: Sequence[fl
     if z.shape[0] != K or len(g) != K:
         raise ValueError(f"r, z and g must describe the same K = {K} networks; "
                          f"got {z.shape[0]} outputs and {len(g)} values of g")
+    T = len(time)
+    if r.ndim != 3 or r.shape[1] != T + 1 or z.ndim != 3 or z.shape[1] != T:
+        raise ValueError(f"with T = {T} times, r must have shape (K, T + 1, N) and z (K, T, n_out); "
+                         f"got {r.shape} and {z.shape}")
     use_style()
     fig, axes = plt.subplots(2, K, sharex=True, sharey="row", figsize=(2.6 * K, 3.4), squeeze=False)
     t_r = np.concatenate([[0.0], np.asarray(time)])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -12,6 +14,33 @@ from .. import _validate as V
 
 #: Largest magnitude of a task parameter: trials are float32 arrays.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: The paper's learning rate with Adam on the nonlinear tasks is ``ADAM_LR_TIMES_N / N``.
+ADAM_LR_TIMES_N = 0.05
+
+
+def g_grid(g_max: float, step: float = 0.3) -> tuple[float, ...]:
+    """``0, step, 2 step, ..., g_max`` (rounded to 10 decimals): a task's :attr:`Task.g_grid`.
+
+    Parameters
+    ----------
+    g_max : float
+        last value (rounded to the nearest multiple of ``step``).
+    step : float
+        spacing, default 0.3 (the paper's, Figure 2).
+
+    Returns
+    -------
+    tuple of float
+        ``round(g_max / step) + 1`` values.
+
+    Examples
+    --------
+    >>> g_grid(0.9)
+    (0.0, 0.3, 0.6, 0.9)
+    """
+    n = int(round(g_max / step))
+    return tuple(round(step * i, 10) for i in range(n + 1))
 
 
 class Batch(NamedTuple):
@@ -52,10 +81,21 @@ class Task:
         Euler step in units of tau, in (0, 1]; default 0.5. Every other duration of
         a task must be a multiple of it (checked by the subclass).
 
+    The class attributes below are the task's *facts*: what the paper does with it.
+    A task class states them once; :func:`lrbook.tasks.register` checks them and
+    adds the class to :data:`lrbook.tasks.TASKS`, and from there the training
+    defaults (:func:`lrbook.training.default_lr`, :func:`~lrbook.training.model_for`,
+    ...), the experiment configurations and presets, the command line and the
+    plots read them. ``name``, ``paper_epochs``, ``g_grid`` and the channel names
+    have no default and must be set; a task trained with SGD must also give its
+    :meth:`paper_lr`.
+
     Attributes
     ----------
     name : str
-        the task's CLI name (class attribute).
+        the task's CLI name: lower-case letters, digits and ``_`` (``lrbook train NAME``).
+    title : str
+        its name in words, for titles and tables (default ``name``).
     n_in, n_out : int
         input and output dimensions.
     x0 : {"zero", "input"}
@@ -65,6 +105,28 @@ class Task:
     deterministic : bool
         True when every trial is identical (no randomness; :meth:`batch` then
         needs no ``rng``).
+    optimizer : {"adam", "sgd"}
+        the paper's optimizer (default ``"adam"``).
+    phi : {"tanh", "linear", "relu", "softplus"}
+        the nonlinearity of the paper's networks (default ``"tanh"``).
+    paper_epochs : int
+        the paper's number of training epochs (parameter updates).
+    paper_N : int
+        the paper's number of neurons (default 256).
+    g_grid : tuple of float
+        the paper's values of the initial connectivity strength ``g``, increasing.
+    g_limit : float or None
+        every ``g`` must be below it (None, the default: no limit); the reason is
+        ``g_limit_reason``.
+    input_channels, output_channels : tuple of str
+        a name for each input and each output channel (``n_in`` and ``n_out`` of
+        them), for plots and tables; a property where they depend on the
+        parameters.
+    sweep_scales : mapping of str to (int, tuple of float)
+        the task's place in the sweep of Figure 2 (:func:`lrbook.experiments.nonlinear_sweep`)
+        at the scales below ``"paper"``: ``{"book": (epochs, g values), "ci": (...)}``;
+        at ``"paper"`` it trains ``paper_epochs`` on ``g_grid``. Empty (the default):
+        the task is not part of that sweep.
 
     Raises
     ------
@@ -81,6 +143,26 @@ class Task:
     default_trained: ClassVar[tuple[str, ...]] = ("W_in", "W", "W_out")
     #: True when every trial is identical (no randomness).
     deterministic: ClassVar[bool] = False
+    #: The task's name in words (None: its ``name``).
+    title: ClassVar[str | None] = None
+    #: The paper's optimizer, ``"adam"`` or ``"sgd"``.
+    optimizer: ClassVar[str] = "adam"
+    #: The nonlinearity of the paper's networks.
+    phi: ClassVar[str] = "tanh"
+    #: The paper's number of training epochs (must be set: 0 is unset).
+    paper_epochs: ClassVar[int] = 0
+    #: The paper's number of neurons.
+    paper_N: ClassVar[int] = 256
+    #: The paper's g values (must be set).
+    g_grid: ClassVar[tuple[float, ...]] = ()
+    #: Every g must be below this (None: no limit), because of ``g_limit_reason``.
+    g_limit: ClassVar[float | None] = None
+    g_limit_reason: ClassVar[str] = ""
+    #: Names of the input and of the output channels (must be set).
+    input_channels: ClassVar[tuple[str, ...]] = ()
+    output_channels: ClassVar[tuple[str, ...]] = ()
+    #: ``{scale: (epochs, g values)}`` of the Figure 2 sweep below the paper's scale.
+    sweep_scales: ClassVar[Mapping[str, tuple[int, tuple[float, ...]]]] = MappingProxyType({})
 
     dt: float = 0.5
 
@@ -119,6 +201,37 @@ class Task:
         raise NotImplementedError
 
     # -- public ----------------------------------------------------------------------
+    def paper_lr(self, N: int, g: float | Sequence[float] | np.ndarray) -> np.ndarray:
+        """Adam, ``0.05 / N``.
+
+        The paper's learning rate(s) of networks of ``N`` neurons at strengths
+        ``g`` (see :doc:`/book/06_scaling` for why :math:`0.05/N`). The first line
+        of this docstring is the rule as ``lrbook train --help`` shows it; a task
+        trained with SGD overrides this method.
+
+        Parameters
+        ----------
+        N : int
+            neurons per network.
+        g : float or sequence of float or ndarray
+            initial connectivity strength of each network.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            float64, one learning rate per entry of ``g`` (K = 1 for a scalar).
+
+        Raises
+        ------
+        NotImplementedError
+            for a task whose :attr:`optimizer` is not ``"adam"``: it must give its own rule.
+        """
+        if self.optimizer != "adam":
+            raise NotImplementedError(f"task {self.name} trains with {self.optimizer}: its class "
+                                      f"{type(self).__name__} must define paper_lr(N, g)")
+        gs = np.atleast_1d(np.asarray(g, dtype=float))
+        return np.full(gs.shape, ADAM_LR_TIMES_N / N)
+
     @property
     def n_steps(self) -> int:
         """Number of Euler steps ``T = t_max / dt``."""

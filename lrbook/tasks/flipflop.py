@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
 
 from .. import _validate as V
-from .base import Batch, Task
+from .base import Batch, Task, g_grid
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,29 @@ class FlipFlop(Task):
         input pulse amplitude (1) and target level (0.5).
     n_bits : int
         number of channels (inputs = outputs), default 2.
+
+    Attributes
+    ----------
+    name, title : str
+        ``"flipflop"``, ``"flip-flop"``.
+    optimizer, phi : str
+        ``"adam"`` (learning rate 0.05 / N, :meth:`~Task.paper_lr`), ``"tanh"``.
+    paper_epochs, paper_N : int
+        1000 epochs, 256 neurons (Schuessler et al., 2020, Figure 2).
+    g_grid : tuple of float
+        0, 0.3, ..., 2.1.
+    input_channels, output_channels : tuple of str
+        ``"bit 1"``, ``"bit 2"``, ...: one per bit.
+    sweep_scales : mapping
+        book: 1000 epochs at g = 0, 0.6, 1.2, 1.8, 2.1; ci: 300 epochs at g = 0, 0.9, 1.8.
     """
 
     name: ClassVar[str] = "flipflop"
+    title: ClassVar[str | None] = "flip-flop"
+    paper_epochs: ClassVar[int] = 1000
+    g_grid: ClassVar[tuple[float, ...]] = g_grid(2.1)
+    sweep_scales: ClassVar = MappingProxyType({"book": (1000, (0.0, 0.6, 1.2, 1.8, 2.1)),
+                                               "ci": (300, (0.0, 0.9, 1.8))})
     t_max: float = 50.0
     fixation: float = 1.0
     pulse: float = 1.0
@@ -68,6 +89,16 @@ class FlipFlop(Task):
     def n_out(self) -> int:  # type: ignore[override]
         """Output channels, ``n_bits``."""
         return self.n_bits
+
+    @property
+    def input_channels(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``"bit 1"``, ..., one per bit."""
+        return tuple(f"bit {i + 1}" for i in range(self.n_bits))
+
+    @property
+    def output_channels(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``"bit 1"``, ..., one per bit."""
+        return self.input_channels
 
     @property
     def timing(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -9,6 +10,11 @@ import numpy as np
 
 from .. import _validate as V
 from .base import Batch, Task
+
+#: Paper learning rates of the fixed-point task, ``lr = lr0 (1 - g^2)^2``, lr0 by z_hat.
+FIXEDPOINT_LR0 = {0.5: 0.015, 1.0: 0.009, 2.0: 0.003}
+#: Paper learning rates of the cosine task, by g (interpolated linearly between).
+COSINE_LR = {0.0: 0.2, 0.4: 0.15, 0.8: 0.05}
 
 
 @dataclass(frozen=True)
@@ -40,17 +46,67 @@ class FixedPoint(Task):
         time before the input switches on, >= 0, default 1.
     readout : float
         the loss is on during the last ``readout`` of the trial, > 0, default 1.
+
+    Attributes
+    ----------
+    name, title : str
+        ``"fixedpoint"``, ``"fixed point"``.
+    optimizer, phi : str
+        ``"sgd"`` (plain gradient descent, learning rate :meth:`paper_lr`), ``"linear"``.
+    paper_epochs, paper_N : int
+        200 epochs, 1024 neurons.
+    g_grid : tuple of float
+        0, 0.1, ..., 0.9.
+    g_limit : float
+        1: a linear network with g >= 1 has no stable fixed point.
+    input_channels, output_channels : tuple of str
+        ``"u"``; ``"z"``.
+    default_trained : tuple of str
+        ``("W",)``: only the recurrent weights learn.
     """
 
     name: ClassVar[str] = "fixedpoint"
+    title: ClassVar[str | None] = "fixed point"
     n_in: ClassVar[int] = 1
     n_out: ClassVar[int] = 1
     default_trained: ClassVar[tuple[str, ...]] = ("W",)
     deterministic: ClassVar[bool] = True
+    optimizer: ClassVar[str] = "sgd"
+    phi: ClassVar[str] = "linear"
+    paper_epochs: ClassVar[int] = 200
+    paper_N: ClassVar[int] = 1024
+    g_grid: ClassVar[tuple[float, ...]] = tuple(round(0.1 * i, 10) for i in range(10))
+    g_limit: ClassVar[float | None] = 1.0
+    g_limit_reason: ClassVar[str] = "a linear network with g >= 1 has no stable fixed point"
+    input_channels: ClassVar[tuple[str, ...]] = ("u",)
+    output_channels: ClassVar[tuple[str, ...]] = ("z",)
     z_hat: float = 1.0
     t_max: float = 101.0
     fixation: float = 1.0
     readout: float = 1.0
+
+    def paper_lr(self, N: int, g: float | Sequence[float] | np.ndarray) -> np.ndarray:
+        r"""SGD, lr0 (1 - g^2)^2 with lr0 = 0.015, 0.009, 0.003 at z_hat = 0.5, 1, 2.
+
+        The paper's learning rate :math:`\eta = \eta_0 (1 - g^2)^2`, with
+        :math:`\eta_0` from :data:`FIXEDPOINT_LR0` at the listed ``z_hat`` nearest
+        to ``|z_hat|``; it does not depend on ``N``.
+
+        Parameters
+        ----------
+        N : int
+            neurons per network (unused).
+        g : float or sequence of float or ndarray
+            initial connectivity strength of each network.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            float64, one learning rate per entry of ``g``.
+        """
+        gs = np.atleast_1d(np.asarray(g, dtype=float))
+        key = min(FIXEDPOINT_LR0, key=lambda z: abs(z - abs(self.z_hat)))
+        return FIXEDPOINT_LR0[key] * (1 - gs ** 2) ** 2
 
     @property
     def timing(self) -> dict:
@@ -115,19 +171,64 @@ class Cosine(Task):
         number of periods under the loss, > 0 (2); ``n_periods * period <= t_max``.
     amplitude : float
         amplitude of the target cosine, default 1.
+
+    Attributes
+    ----------
+    name, title : str
+        ``"cosine"``, ``"cosine"``.
+    optimizer, phi : str
+        ``"sgd"`` (plain gradient descent, learning rate :meth:`paper_lr`), ``"linear"``.
+    paper_epochs, paper_N : int
+        1000 epochs, 256 neurons.
+    g_grid : tuple of float
+        0, 0.4, 0.8.
+    input_channels, output_channels : tuple of str
+        ``"(none)"`` (the input is 0; it only sets ``x_0``); ``"z"``.
+    x0, default_trained
+        ``"input"``: trials start from ``x_0 = m``; ``("W",)``: only the recurrent
+        weights learn.
     """
 
     name: ClassVar[str] = "cosine"
+    title: ClassVar[str | None] = "cosine"
     n_in: ClassVar[int] = 1
     n_out: ClassVar[int] = 1
     x0: ClassVar[str] = "input"
     default_trained: ClassVar[tuple[str, ...]] = ("W",)
     deterministic: ClassVar[bool] = True
+    optimizer: ClassVar[str] = "sgd"
+    phi: ClassVar[str] = "linear"
+    paper_epochs: ClassVar[int] = 1000
+    g_grid: ClassVar[tuple[float, ...]] = (0.0, 0.4, 0.8)
+    input_channels: ClassVar[tuple[str, ...]] = ("(none)",)
+    output_channels: ClassVar[tuple[str, ...]] = ("z",)
     dt: float = 0.1
     t_max: float = 20.0
     period: float = 5.0
     n_periods: float = 2.0
     amplitude: float = 1.0
+
+    def paper_lr(self, N: int, g: float | Sequence[float] | np.ndarray) -> np.ndarray:
+        """SGD, 0.2, 0.15, 0.05 at g = 0, 0.4, 0.8, linear in between.
+
+        The paper's learning rates (:data:`COSINE_LR`), interpolated linearly in
+        ``g`` and constant outside [0, 0.8]; they do not depend on ``N``.
+
+        Parameters
+        ----------
+        N : int
+            neurons per network (unused).
+        g : float or sequence of float or ndarray
+            initial connectivity strength of each network.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            float64, one learning rate per entry of ``g``.
+        """
+        gs = np.atleast_1d(np.asarray(g, dtype=float))
+        xs = np.array(sorted(COSINE_LR))
+        return np.interp(gs, xs, [COSINE_LR[x] for x in xs])
 
     @property
     def timing(self) -> dict:

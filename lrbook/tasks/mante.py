@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
 
 from .. import _validate as V
-from .base import Batch, Task
+from .base import Batch, Task, g_grid
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,33 @@ class ContextIntegration(Task):
         present during the whole trial.
     level : float
         target magnitude (0.5).
+
+    Attributes
+    ----------
+    name, title : str
+        ``"mante"``, ``"context-dependent integration"``.
+    optimizer, phi : str
+        ``"adam"`` (learning rate 0.05 / N, :meth:`~Task.paper_lr`), ``"tanh"``.
+    paper_epochs, paper_N : int
+        2000 epochs, 256 neurons (Schuessler et al., 2020, Figure 2).
+    g_grid : tuple of float
+        0, 0.3, ..., 2.7.
+    input_channels, output_channels : tuple of str
+        ``"sensory 1"``, ``"sensory 2"``, ``"context 1"``, ``"context 2"``; ``"choice"``.
+    sweep_scales : mapping
+        book: 2000 epochs at g = 0, 0.9, 1.8, 2.7; ci: 600 epochs at g = 0, 0.9, 1.8.
     """
 
     name: ClassVar[str] = "mante"
+    title: ClassVar[str | None] = "context-dependent integration"
     n_in: ClassVar[int] = 4
     n_out: ClassVar[int] = 1
+    paper_epochs: ClassVar[int] = 2000
+    g_grid: ClassVar[tuple[float, ...]] = g_grid(2.7)
+    input_channels: ClassVar[tuple[str, ...]] = ("sensory 1", "sensory 2", "context 1", "context 2")
+    output_channels: ClassVar[tuple[str, ...]] = ("choice",)
+    sweep_scales: ClassVar = MappingProxyType({"book": (2000, (0.0, 0.9, 1.8, 2.7)),
+                                               "ci": (600, (0.0, 0.9, 1.8))})
     fixation: float = 3.0
     stimulus: float = 20.0
     delay: float = 5.0

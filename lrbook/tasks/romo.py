@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
 
 from .. import _validate as V
-from .base import Batch, Task
+from .base import Batch, Task, g_grid
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,33 @@ class WorkingMemory(Task):
         >= 0 and < ``(amplitude[1] - amplitude[0]) / 2``.
     level : float
         target level (0.5).
+
+    Attributes
+    ----------
+    name, title : str
+        ``"romo"``, ``"parametric working memory"``.
+    optimizer, phi : str
+        ``"adam"`` (learning rate 0.05 / N, :meth:`~Task.paper_lr`), ``"tanh"``.
+    paper_epochs, paper_N : int
+        6000 epochs, 256 neurons (Schuessler et al., 2020, Figure 2).
+    g_grid : tuple of float
+        0, 0.3, ..., 3.0.
+    input_channels, output_channels : tuple of str
+        ``"stimulus"``; ``"f1 > f2"``, ``"f1 < f2"``.
+    sweep_scales : mapping
+        book: 2000 epochs at g = 0, 0.9, 1.8, 3.0; ci: 1500 epochs at g = 0, 0.9, 1.8.
     """
 
     name: ClassVar[str] = "romo"
+    title: ClassVar[str | None] = "parametric working memory"
     n_in: ClassVar[int] = 1
     n_out: ClassVar[int] = 2
+    paper_epochs: ClassVar[int] = 6000
+    g_grid: ClassVar[tuple[float, ...]] = g_grid(3.0)
+    input_channels: ClassVar[tuple[str, ...]] = ("stimulus",)
+    output_channels: ClassVar[tuple[str, ...]] = ("f1 > f2", "f1 < f2")
+    sweep_scales: ClassVar = MappingProxyType({"book": (2000, (0.0, 0.9, 1.8, 3.0)),
+                                               "ci": (1500, (0.0, 0.9, 1.8))})
     fixation: float = 3.0
     stimulus: float = 1.0
     delay: tuple[float, float] = (2.0, 8.0)

@@ -5,12 +5,16 @@ default ``pytest`` run does not collect this folder (``norecursedirs``). Without
 a built book or a Chromium, the tests skip — unless ``LRBOOK_BROWSER_REQUIRED=1``
 (set by ``make browser-test`` and CI), when they fail instead.
 
-For every page of ``_toc.yml``: it loads over HTTP with no failed request, its
-math is typeset by the bundled MathJax (SVG, no raw TeX left), every image has
-decoded pixels, a notebook page shows one figure per figure cell of its source
-and no error or stderr output, and the "next" link opens the next page of the
-table of contents. A full-page screenshot of each page goes to
-``_build/screenshots/``.
+For every page of ``_toc.yml``, in a desktop window (1280 px wide) and on a
+phone (390 px): it loads over HTTP with no failed request, its math is typeset by
+the bundled MathJax (SVG, no raw TeX left), every image has decoded pixels, a
+notebook page shows one figure per figure cell of its source and no error or
+stderr output, nothing is cut off at the window's edge (what is wider than the
+window scrolls in a box of its own), and no page shows the Colab plumbing
+(``google.colab``, ``NBVAL_SKIP``). In the desktop window no code block needs a
+horizontal scroll bar. The "next" link opens the next page of the table of
+contents. A full-page screenshot of each page goes to ``_build/screenshots/``
+(``<page>.png``; ``<page>-390px.png`` on the phone).
 """
 
 from __future__ import annotations
@@ -111,10 +115,25 @@ def browser():
             b.close()
 
 
+#: Window widths: a desktop (the default of every test) and a phone.
+DESKTOP, PHONE = 1280, 390
+#: Pages whose code blocks may scroll sideways on the desktop: the API reference shows
+#: docstrings, some with literal blocks wider than the book's code (a folder layout).
+CODE_SCROLL_EXEMPT = {"book/api"}
+#: Text of the Colab install cell that no page may show.
+PLUMBING = ("google.colab", "NBVAL_SKIP", "Colab only: install lrbook", "make repo URL=")
+
+
 @pytest.fixture()
-def page(browser, site):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def page(browser, site, request):
+    width = getattr(request, "param", DESKTOP)
+    if width == PHONE:
+        context = browser.new_context(viewport={"width": PHONE, "height": 844},
+                                      is_mobile=True, has_touch=True)
+    else:
+        context = browser.new_context(viewport={"width": width, "height": 900})
     p = context.new_page()
+    p.width = width
     p.failed = []
     p.on("requestfailed", lambda r: p.failed.append(f"{r.url} ({r.failure})"))
     p.on("response", lambda r: r.status >= 400 and p.failed.append(f"{r.url} (HTTP {r.status})"))
@@ -140,11 +159,56 @@ WAIT_FOR_MATHJAX = """async () => {
   return 'typeset';
 }"""
 
+# Visible elements of the article that reach past the window's edge, unless a box
+# that scrolls sideways (overflow-x auto/scroll) and itself fits the window holds
+# them: those the reader cannot see. Only the outermost of nested ones is listed.
+CUT_OFF = """() => {
+  const vw = document.documentElement.clientWidth;
+  const root = document.querySelector('article.bd-article') || document.querySelector('main');
+  const inScrollBox = el => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if (ox === 'auto' || ox === 'scroll') {
+        const r = a.getBoundingClientRect();
+        return r.left >= -1 && r.right <= vw + 1;
+      }
+    }
+    return false;
+  };
+  const out = new Set(), shown = [];
+  for (const el of root.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width < 2 || r.height < 2) continue;
+    const s = getComputedStyle(el);
+    if (s.visibility !== 'visible' || s.position === 'fixed') continue;
+    // MathJax's clipped copy for screen readers; the inside of an SVG (the <svg> counts)
+    if (el.closest('mjx-assistive-mml') || el.ownerSVGElement) continue;
+    if ((r.right > vw + 1 || r.left < -1) && !inScrollBox(el)) {
+      out.add(el);
+      if (!out.has(el.parentElement))
+        shown.push(`<${el.tagName.toLowerCase()} class="${el.getAttribute('class') || ''}"> ` +
+                   `${Math.round(r.left)}..${Math.round(r.right)} px: ` +
+                   el.textContent.trim().slice(0, 60));
+    }
+  }
+  return {window: vw, page: document.scrollingElement.scrollWidth, cut: shown};
+}"""
+
+# Code blocks (cells, their outputs, literal blocks) shown on the page that need a
+# horizontal scroll bar; collapsed ones are not rendered and have no box.
+CODE_SCROLLS = """() => Array.from(document.querySelectorAll('main div.highlight pre'))
+  .filter(pre => pre.getClientRects().length && pre.clientWidth > 0)
+  .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+  .map(pre => ({width: pre.clientWidth, needs: pre.scrollWidth,
+                line: pre.textContent.split('\\n')
+                        .reduce((a, b) => (b.length > a.length ? b : a), '')}))"""
+
 IMAGES = """() => Array.from(document.querySelectorAll('main img')).map(img => ({
   src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0 && img.naturalHeight > 0,
   w: img.naturalWidth, h: img.naturalHeight}))"""
 
 
+@pytest.mark.parametrize("page", [DESKTOP, PHONE], ids=["1280px", "390px"], indirect=True)
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_renders(page, site, docname):
     response = page.goto(f"{site}/{docname}.html", wait_until="load")
@@ -164,9 +228,11 @@ def test_page_renders(page, site, docname):
             "() => Array.from(document.scripts).map(s => s.src).filter(s => /tex-svg/.test(s))")
         assert mathjax_src and all(s.startswith(site) for s in mathjax_src), \
             f"{docname}: MathJax must come from the site itself, got {mathjax_src}"
-    visible = page.locator("main").inner_text()
-    for plumbing in ("NBVAL_SKIP", "Colab only: install lrbook", "make repo URL="):
-        assert plumbing not in visible, f"{docname}: the Colab install cell is visible ({plumbing!r})"
+    visible = page.locator("body").inner_text()
+    content = page.evaluate("() => (document.querySelector('main') || document.body).textContent")
+    for plumbing in PLUMBING:
+        assert plumbing not in visible, f"{docname}: the page shows {plumbing!r} (Colab plumbing)"
+        assert plumbing not in content, f"{docname}: {plumbing!r} is on the page, collapsed"
     text = page.evaluate(TEXT_WITHOUT_CODE)
     for raw in ("$$", "\\(", "\\[", "\\begin{"):
         assert raw not in text, f"{docname}: raw TeX {raw!r} in the rendered page"
@@ -194,12 +260,25 @@ def test_page_renders(page, site, docname):
         href = colab.first.get_attribute("href")
         assert href.endswith(f"/{docname}.ipynb"), href
 
+    # nothing is cut off at the window's edge, and the page does not scroll sideways
+    layout = page.evaluate(CUT_OFF)
+    assert not layout["cut"], (f"{docname} at {page.width} px: cut off at the window's edge:\n"
+                               + "\n".join(layout["cut"][:10]))
+    assert layout["page"] <= layout["window"] + 1, (
+        f"{docname} at {page.width} px: the page is {layout['page']} px wide, "
+        f"the window {layout['window']} px")
+    # on the desktop, code fits its column: no horizontal scroll bar
+    if page.width == DESKTOP and docname not in CODE_SCROLL_EXEMPT:
+        wide = page.evaluate(CODE_SCROLLS)
+        assert not wide, f"{docname}: code blocks that scroll sideways at {DESKTOP} px: {wide[:5]}"
+
     assert not page.failed, f"{docname}: failed requests: {page.failed}"
     footer = page.locator("footer.bd-footer-content").inner_text()
     assert f"-{time.gmtime().tm_year}" in footer, f"{docname}: the footer's year is not the build's: {footer!r}"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{Path(docname).name}.png"), full_page=True)
+    suffix = "" if page.width == DESKTOP else f"-{page.width}px"
+    page.screenshot(path=str(SHOTS / f"{Path(docname).name}{suffix}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("docname, nxt", list(zip(PAGES[:-1], PAGES[1:])))
