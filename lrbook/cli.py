@@ -33,8 +33,8 @@ from . import _validate as V
 from ._threads import torch_threads
 from ._version import __version__
 from .cli_dynamics import add_fixed_points_command, add_times_command
+from .cli_sweep import add_parser as add_sweep_command
 from .engine import PHIS
-from .experiments.cli import add_parser as add_sweep_command
 from .tasks import TASKS, Task
 
 #: Exit codes.

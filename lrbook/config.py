@@ -24,13 +24,20 @@ DEFAULT_SCALE = "book"
 T = TypeVar("T")
 
 
-def get_scale() -> str:
+def get_scale(scale: str | None = None) -> str:
     """Return the active scale, validated (``LRBOOK_SCALE``, default ``book``).
 
     The variable is read on every call, stripped and lower-cased; unset or empty
     means ``book``.
 
     Every chapter prints it at the top, e.g. :doc:`/book/01_tasks`.
+
+    Parameters
+    ----------
+    scale : {"ci", "book", "paper"}, optional
+        a scale given explicitly (e.g. a function's ``scale`` argument): returned
+        as is after validation, taken as given (not lower-cased); None (default)
+        reads ``LRBOOK_SCALE``.
 
     Returns
     -------
@@ -40,8 +47,13 @@ def get_scale() -> str:
     Raises
     ------
     ValueError
-        if ``LRBOOK_SCALE`` is set to anything but ``ci``, ``book`` or ``paper``.
+        if ``scale`` is not, or (``scale`` None) ``LRBOOK_SCALE`` is set to anything
+        but, ``ci``, ``book`` or ``paper``.
     """
+    if scale is not None:
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
+        return scale
     value = os.environ.get("LRBOOK_SCALE", DEFAULT_SCALE).strip().lower() or DEFAULT_SCALE
     if value not in SCALES:
         raise ValueError(
@@ -80,10 +92,7 @@ def by_scale(ci: T, book: T, paper: T, scale: str | None = None) -> T:
     >>> by_scale(ci=64, book=256, paper=256, scale="ci")
     64
     """
-    s = get_scale() if scale is None else scale
-    if s not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {s!r}")
-    return {"ci": ci, "book": book, "paper": paper}[s]
+    return {"ci": ci, "book": book, "paper": paper}[get_scale(scale)]
 
 
 def cache_dir() -> str:

@@ -411,20 +411,14 @@ class _Trials:
         self.next = None if self.pool is None else self.pool.submit(self._make)
 
     def _make(self):
-        bs = [self.task.batch(self.B, r) for r in self.rngs]
-        out = []
-        for i in range(3):
-            a = np.stack([b[i] for b in bs]).transpose(0, 2, 1, 3)       # (K, T, B, n)
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"task {self.task.name} produced a batch whose {('u', 'target', 'mask')[i]} "
-                                 f"holds {int(np.sum(~np.isfinite(a)))} NaN/inf values; every trial "
-                                 "must be finite")
-            out.append(torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.dtype))
-        return tuple(out)
+        b = self.task.batches(self.B, self.rngs)                        # (K, B, T, n)
+        return tuple(torch.from_numpy(np.ascontiguousarray(a.transpose(0, 2, 1, 3))).to(self.device, self.dtype)
+                     for a in b)                                        # (K, T, B, n)
 
     def get(self):
         if self.fixed is not None:
             return self.fixed
+        assert self.pool is not None and self.next is not None     # not deterministic: prefetching
         cur = self.next.result()
         self.next = self.pool.submit(self._make)
         return cur

@@ -413,7 +413,7 @@ def _is_setup(source: str) -> bool:
 
 
 def _shows_results(source: str) -> bool:
-    """The cell prints, displays, or ends with an expression whose value is shown."""
+    """The cell prints, displays, or ends with a Table: results the reader should see."""
     tree = ast.parse(_python(source))
     calls = {n.func.id for n in ast.walk(tree)
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}

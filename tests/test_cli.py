@@ -254,8 +254,8 @@ def test_sweep_help_says_what_an_interruption_loses(capsys):
 
 def test_sweep_with_a_diverging_network_exits_3_names_it_and_reruns_nothing(capsys, monkeypatch, tmp_path):
     """Item 8: a linear network at g = 6 beside two healthy ones, through ``lrbook sweep``."""
+    from lrbook import cli_sweep as sweep_cli
     from lrbook.experiments import EnsembleConfig, ResultCache
-    from lrbook.experiments import cli as sweep_cli
     from lrbook.experiments import run as run_mod
     from lrbook.training import train
 

@@ -9,6 +9,7 @@ import pytest
 from helpers.experiments import assert_same_arrays, tiny
 
 import lrbook
+from lrbook import cli_sweep as sweep_cli
 from lrbook.experiments import (
     EnsembleConfig,
     NetworkConfig,
@@ -19,9 +20,8 @@ from lrbook.experiments import (
     summaries,
     train_networks,
 )
-from lrbook.experiments import cli as sweep_cli
-from lrbook.experiments import config as cfg_mod
 from lrbook.experiments import run as run_mod
+from lrbook.experiments import specs as cfg_mod
 from lrbook.training import model_for, train
 
 
@@ -294,7 +294,7 @@ def test_cli_bad_scale_env_and_missing_distributed(tmp_path, capsys, monkeypatch
 def test_run_times_add_up_what_the_cache_holds(tmp_path):
     """Run times are read from the cache: networks found, their epochs and recorded seconds."""
     from lrbook.experiments import ResultCache, run_ensemble, run_times
-    from lrbook.experiments.config import EnsembleConfig
+    from lrbook.experiments.specs import EnsembleConfig
 
     cfg = EnsembleConfig(task="flipflop", N=16, g=(0.0, 0.9), seeds=(0,), epochs=3)
     bigger = cfg.replace(seeds=(0, 1))          # shares two networks with cfg

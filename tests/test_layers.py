@@ -22,7 +22,7 @@ RANK = {
     "tasks": 1, "engine": 1, "models": 1, "training": 1, "factors": 1,
     "analysis": 2, "theory": 2, "dynamics": 2,
     "experiments": 3, "nlp": 3, "beyond": 3,
-    "plotting": 4, "cli": 4, "cli_dynamics": 4,
+    "plotting": 4, "cli": 4, "cli_dynamics": 4, "cli_sweep": 4,
 }
 
 
@@ -106,5 +106,5 @@ def test_import_lrbook_is_light_and_names_resolve_lazily():
 
 
 def test_the_layer_check_sees_relative_imports(tmp_path):
-    assert "experiments" in _imports(PKG / "cli.py")
+    assert "experiments" in _imports(PKG / "cli_sweep.py")
     assert "engine" in _imports(PKG / "models.py")

@@ -29,7 +29,7 @@ from ..tasks import Batch, Task
 from ..training import TrainResult
 from ._arrays import jsonable, to_numpy
 from .shuffle import shuffle_entries, shuffle_ratio
-from .truncation import DEFAULT_RANKS, functional_rank, ranks_for
+from .truncation import DEFAULT_RANKS, from_svd, functional_rank, ranks_for
 
 #: Trials per test batch (the paper's 512).
 EVAL_BATCH = 512
@@ -60,8 +60,7 @@ def eval_batch(task: Task, seeds: int | Sequence[int] | np.ndarray, batch_size: 
     batch_size = V.integer("batch_size", batch_size, lo=1)
     seed_list = [V.integer(f"seeds[{i}]", s, lo=0) for i, s in enumerate(np.asarray(seeds).ravel())]
     B = 1 if task.deterministic else batch_size
-    bs = [task.batch(B, rng_for(s, STREAM_EVAL)) for s in seed_list]
-    return Batch(*(np.stack([b[i] for b in bs]) for i in range(3)))
+    return task.batches(B, [rng_for(s, STREAM_EVAL) for s in seed_list])
 
 
 def _check_task(model: RNN, task: Task) -> None:
@@ -157,7 +156,7 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _truncated(W0: np.ndarray, U: np.ndarray, s: np.ndarray, Vt: np.ndarray, R: int) -> np.ndarray:
-    return W0 + (U[:, :R] * s[:R]) @ Vt[:R]
+    return W0 + from_svd(U, s, Vt, R)
 
 
 @dataclass

@@ -34,6 +34,24 @@ def ranks_for(ranks: Iterable[int], N: int) -> np.ndarray:
     return ranks_arg(range(0, min(25, N) + 1) if ranks is DEFAULT_RANKS else ranks, N)
 
 
+def from_svd(U: np.ndarray, s: np.ndarray, Vt: np.ndarray, R: int) -> np.ndarray:
+    r""":math:`\sum_{r \le R} s_r u_r v_r^\top` from an SVD ``U, s, Vt`` (the one place it is written).
+
+    Parameters
+    ----------
+    U : ndarray, shape (..., N, M)
+    s : ndarray, shape (..., M)
+    Vt : ndarray, shape (..., M, M)
+    R : int
+        0 <= R <= M (not checked: callers validate).
+
+    Returns
+    -------
+    ndarray, shape (..., N, M)
+    """
+    return (U[..., :, :R] * s[..., None, :R]) @ Vt[..., :R, :]
+
+
 def svd_truncate(dW: Any, R: int) -> np.ndarray:
     r"""Best rank-R approximation :math:`\mathrm{SVD}_R(\Delta W)` (Eckart–Young).
 
@@ -52,8 +70,7 @@ def svd_truncate(dW: Any, R: int) -> np.ndarray:
     """
     d = matrices("dW", dW, square=False)
     R = V.integer("R", R, lo=0, hi=min(d.shape[-2:]))
-    U, s, Vt = np.linalg.svd(d, full_matrices=False)
-    return (U[..., :, :R] * s[..., None, :R]) @ Vt[..., :R, :]
+    return from_svd(*np.linalg.svd(d, full_matrices=False), R)
 
 
 def truncate(W0: Any, dW: Any, R: int) -> np.ndarray:
@@ -99,7 +116,7 @@ def truncations(W0: Any, dW: Any, ranks: Iterable[int] = DEFAULT_RANKS) -> np.nd
     same_shape("W0", w0, "dW", d)
     rk = ranks_arg(ranks, min(d.shape[-2:]))
     U, s, Vt = np.linalg.svd(d, full_matrices=False)
-    return np.stack([w0 + (U[..., :, :R] * s[..., None, :R]) @ Vt[..., :R, :] for R in rk])
+    return np.stack([w0 + from_svd(U, s, Vt, int(R)) for R in rk])
 
 
 def functional_rank(losses: Any, ranks: Iterable[int] = DEFAULT_RANKS, *,

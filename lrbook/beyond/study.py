@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _validate as V
 from ..analysis import THRESHOLD, convergence_epoch, evaluate_result, silent_loss
-from ..config import SCALES, get_scale
+from ..config import get_scale
 from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemble, run_networks, stack
 from ..factors import lowrank_lr
 from ..models import PARAMS
@@ -64,10 +64,6 @@ LOWRANK_SIZES: dict[str, dict] = {
     "paper": {"N": 256, "g": (0.0, 0.9), "seeds": 5, "ranks": (1, 2, 4, 8),
               "epochs": {"flipflop": 1000, "mante": 2000}, "eval_batch": 512},
 }
-
-
-def _scale(scale: str | None) -> str:
-    return get_scale() if scale is None else V.choice("scale", scale, SCALES)
 
 
 def first_batch_silent_loss(task: Task, seeds: Sequence[int] | np.ndarray,
@@ -119,7 +115,7 @@ def network_epochs(scale: str | None = None, task: str = "flipflop") -> dict[str
     >>> network_epochs("ci")
     {'variants': 3000, 'lowrank': 2500, 'total': 5500}
     """
-    sc = _scale(scale)
+    sc = get_scale(scale)
     p, q = VARIANT_SIZES[sc], LOWRANK_SIZES[sc]
     V.choice("task", task, tuple(q["epochs"]))
     nv = len(VARIANTS) * len(p["g"]) * p["seeds"] * sum(p["epochs"][t] for t in p["tasks"])
@@ -241,7 +237,7 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
     -------
     dict of (task, variant) to VariantSummary
     """
-    p = VARIANT_SIZES[_scale(scale)]
+    p = VARIANT_SIZES[get_scale(scale)]
     tasks = p["tasks"] if tasks is None else tuple(tasks)
     for t in tasks:
         V.choice("tasks", t, TASKS)
@@ -348,7 +344,7 @@ def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor
     -------
     LowRankSummary
     """
-    p = LOWRANK_SIZES[_scale(scale)]
+    p = LOWRANK_SIZES[get_scale(scale)]
     V.choice("task", task, tuple(p["epochs"]))
     lr_factor = V.real("lr_factor", lr_factor, lo=0.0, lo_open=True)
     tk = make_task(task)

@@ -14,11 +14,11 @@ Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 from __future__ import annotations
 
 from .cache import CacheWarning, NetworkResult, ResultCache
-from .config import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
 from .evaluations import cached_reports, evaluate_cached, evaluation_key
 from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
 from .run import DivergenceWarning, EnsembleResult, run_ensemble, run_networks, stack, summaries, train_networks
 from .runtimes import RunTime, run_times
+from .specs import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
 from .sweep import SweepResult, sweep
 
 __all__ = [

@@ -73,7 +73,7 @@ from .._version import __version__
 from ..analysis.measures import convergence_epoch, norm_dW
 from ..config import cache_dir
 from ..training import TrainResult
-from .config import SCHEMA_VERSION, NetworkConfig
+from .specs import SCHEMA_VERSION, NetworkConfig
 
 #: Arrays stored for every network.
 ARRAYS = ("loss", "grad_norm", "W0", "W", "W_in0", "W_in", "W_out0", "W_out")
@@ -457,7 +457,10 @@ class ResultCache:
         path = self.path(part.key)
 
         def write(f):
-            np.savez(f, meta=blob, **arrays)
+            # numpy's stub types savez(..., allow_pickle: bool = True, **kwds: ArrayLike); mypy
+            # lets **arrays fill allow_pickle. Passing allow_pickle explicitly would store it as
+            # an array on numpy < 2.1 (no such parameter there), so the ignore is targeted.
+            np.savez(f, meta=blob, **arrays)  # type: ignore[arg-type]
 
         _atomic_write(path, write, self.networks, tag=part.key)
         return path

@@ -38,8 +38,8 @@ from ..analysis.measures import THRESHOLD
 from ..analysis.truncation import DEFAULT_RANKS, ranks_for
 from ..tasks import Task
 from .cache import CacheCorruptError, ResultCache, _atomic_write, payload_sha256
-from .config import SCHEMA_VERSION, _key
 from .run import EnsembleResult, as_cache
+from .specs import SCHEMA_VERSION, _key
 
 #: Arrays stored per network (float64 losses; ``ranks`` int64, R = 0 always included).
 EVAL_ARRAYS = ("ranks", "truncation_losses", "shuffle_losses", "L0", "loss_trained")

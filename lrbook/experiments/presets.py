@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import _validate as V
-from ..config import SCALES, get_scale
+from ..config import get_scale
 from ..tasks import TASKS, task_names
 from ..tasks.base import g_grid as g_grid  # the paper's grids (re-exported; they live with the tasks)
-from .config import EnsembleConfig
+from .specs import EnsembleConfig
 
 
 def sweep_tasks() -> tuple[str, ...]:
@@ -113,10 +113,6 @@ NSCALING: dict[str, dict[str, Any]] = {
 }
 
 
-def _scale(scale: str | None) -> str:
-    return get_scale() if scale is None else V.choice("scale", scale, SCALES)
-
-
 def _tasks(tasks: Sequence[str] | str | None) -> tuple[str, ...]:
     if tasks is None:
         return sweep_tasks()
@@ -158,7 +154,7 @@ def nonlinear_sweep(scale: str | None = None, tasks: Sequence[str] | str | None 
     >>> cfg.N, cfg.g[-1], len(cfg.seeds), cfg.epochs
     (256, 2.7, 5, 2000)
     """
-    scale = _scale(scale)
+    scale = get_scale(scale)
     p = NONLINEAR[scale]
     out = {}
     for t in _tasks(tasks):
@@ -196,7 +192,7 @@ def nscaling_sweep(scale: str | None = None, tasks: Sequence[str] | str | None =
     >>> sorted({n for _, n in nscaling_sweep("book", tasks="flipflop")})
     [32, 64, 128, 256]
     """
-    scale = _scale(scale)
+    scale = get_scale(scale)
     p = NSCALING[scale]
     out = {}
     for t in _tasks(tasks):

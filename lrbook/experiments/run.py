@@ -16,7 +16,7 @@ import numpy as np
 from ..factors import lowrank_lr
 from ..training import TrainResult, default_lr, model_for, train
 from .cache import NetworkResult, ResultCache, split_result
-from .config import EnsembleConfig, NetworkConfig
+from .specs import EnsembleConfig, NetworkConfig
 
 
 class DivergenceWarning(RuntimeWarning):

@@ -15,9 +15,9 @@ from typing import Any
 
 from ..config import SCALES
 from .cache import ResultCache
-from .config import EnsembleConfig
 from .presets import PRESETS
 from .run import as_cache
+from .specs import EnsembleConfig
 
 __all__ = ["RunTime", "run_times", "PRESET_CHAPTERS"]
 

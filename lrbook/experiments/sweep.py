@@ -46,8 +46,8 @@ from .. import _memory
 from .. import _validate as V
 from ..training import default_optimizer
 from .cache import ResultCache
-from .config import EnsembleConfig, NetworkConfig
 from .run import DivergenceWarning, diverged_lines, train_networks
+from .specs import EnsembleConfig, NetworkConfig
 
 #: Networks per ensemble when ``max_ensemble`` is not given (memory stays in the
 #: hundreds of MB at N = 256; ensembles of K >= 8 use the CPU well).

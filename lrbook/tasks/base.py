@@ -310,6 +310,30 @@ class Task:
                                  f"check its parameters {self.params()}")
         return out
 
+    def batches(self, batch_size: int, rngs: Sequence[np.random.Generator]) -> Batch:
+        """One batch per generator, stacked: the trials of K networks, each from its own stream.
+
+        Used for the training trials (:func:`lrbook.training.train`) and the test
+        trials (:func:`lrbook.analysis.eval_batch`) of an ensemble.
+
+        Parameters
+        ----------
+        batch_size : int
+            B >= 1 trials per network.
+        rngs : sequence of numpy.random.Generator
+            one per network (K >= 1).
+
+        Returns
+        -------
+        Batch
+            ``u`` (K, B, T, n_in), ``target`` and ``mask`` (K, B, T, n_out), float32;
+            ``[k]`` is ``self.batch(batch_size, rngs[k])``.
+        """
+        parts = [self.batch(batch_size, r) for r in rngs]
+        if not parts:
+            raise ValueError("rngs must hold at least one generator; got none")
+        return Batch(*(np.stack(arrays) for arrays in zip(*parts)))
+
     def params(self) -> dict:
         """The task's parameters as a JSON-friendly dict (with its ``name``).
 

@@ -26,12 +26,12 @@ import sys
 import warnings
 from typing import Any
 
-from .. import _validate as V
-from ..config import SCALES, get_scale
-from .cache import CacheWarning
-from .presets import PRESETS, sweep_tasks
-from .run import DivergenceWarning
-from .sweep import DEFAULT_MAX_ENSEMBLE, expand, sweep
+from . import _validate as V
+from .config import SCALES, get_scale
+from .experiments.cache import CacheWarning
+from .experiments.presets import PRESETS, sweep_tasks
+from .experiments.run import DivergenceWarning
+from .experiments.sweep import DEFAULT_MAX_ENSEMBLE, expand, sweep
 
 PROG = "lrbook sweep"
 #: Exit codes: bad arguments, some networks diverged, interrupted.
@@ -193,10 +193,10 @@ def _sweep(args: argparse.Namespace, configs: Any, kwargs: dict) -> Any:
 
 def _dry_run(args: argparse.Namespace, scale: str, configs: Any, max_ensemble: int | None) -> int:
     """``--dry-run``: check the cache and the sizes, print what a run would train, train nothing."""
-    from .. import _memory
-    from .cache import ResultCache
-    from .sweep import DEFAULT_MAX_ENSEMBLE as DEF
-    from .sweep import group_memory, plan
+    from . import _memory
+    from .experiments.cache import ResultCache
+    from .experiments.sweep import DEFAULT_MAX_ENSEMBLE as DEF
+    from .experiments.sweep import group_memory, plan
 
     try:
         with warnings.catch_warnings(record=True) as caught:
