@@ -301,8 +301,8 @@ def test_training_curves_and_snapshots(trained):
     fresh = nlp.SentimentLSTM(d.embeddings, hidden=16, seed=0)
     np.testing.assert_array_equal(r.W_hh0["l1.g"], fresh.lstm.weight_hh_l1.detach().double().numpy()[32:48])
     assert all(np.abs(r.dW[k]).max() > 0 for k in r.W_hh)
-    # evaluate() agrees with the recorded final test accuracy
-    assert nlp.evaluate(r.model, d.test)[1] == pytest.approx(r.test_acc[-1])
+    # split_loss_and_accuracy() agrees with the recorded final test accuracy
+    assert nlp.split_loss_and_accuracy(r.model, d.test)[1] == pytest.approx(r.test_acc[-1])
 
 
 def test_synthetic_task_is_learnable(trained):
@@ -350,7 +350,7 @@ def test_gate_analysis(trained):
     np.testing.assert_allclose(ga.singular_values[3], np.linalg.svd(r.dW["l0.o"], compute_uv=False))
     np.testing.assert_allclose(ga.norm_dW, np.linalg.norm(ga.singular_values, axis=1))
     assert ga.accuracy[-1] == pytest.approx(ga.accuracy_trained, abs=1e-9)     # R = H: the trained net
-    assert ga.accuracy[0] == pytest.approx(nlp.evaluate(nlp.truncated_model(r, 0), d.test)[1])
+    assert ga.accuracy[0] == pytest.approx(nlp.split_loss_and_accuracy(nlp.truncated_model(r, 0), d.test)[1])
     assert ga.rank_for_accuracy(1.0) == 0                         # every rank is within 1 of the trained accuracy
     assert len(ga.table()) == 8 and ga.table()[1]["gate"] == "forget"
 

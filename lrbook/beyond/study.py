@@ -26,6 +26,7 @@ from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemb
 from ..factors import lowrank_lr
 from ..models import PARAMS
 from ..seeding import STREAM_DATA, rng_for
+from ..tasks import TASKS as TASKS_BY_NAME
 from ..tasks import Task, make_task
 from ..training import default_batch_size
 
@@ -51,7 +52,7 @@ VARIANT_SIZES: dict[str, dict] = {
              "epochs": {"flipflop": 250, "mante": 300, "romo": 600},
              "ranks": tuple(range(0, 17)) + (20, 25, 32, 64), "eval_batch": 256},
     "paper": {"N": 256, "g": (0.0, 0.9, 1.8), "seeds": 5, "tasks": TASKS,
-              "epochs": {"flipflop": 1000, "mante": 2000, "romo": 6000},
+              "epochs": {t: TASKS_BY_NAME[t].paper_epochs for t in TASKS},
               "ranks": tuple(range(0, 26)) + (32, 64), "eval_batch": 512},
 }
 
@@ -62,7 +63,7 @@ LOWRANK_SIZES: dict[str, dict] = {
     "book": {"N": 256, "g": (0.0, 0.9), "seeds": 2, "ranks": (1, 2, 4, 8), "epochs": {"flipflop": 300},
              "eval_batch": 256},
     "paper": {"N": 256, "g": (0.0, 0.9), "seeds": 5, "ranks": (1, 2, 4, 8),
-              "epochs": {"flipflop": 1000, "mante": 2000}, "eval_batch": 512},
+              "epochs": {t: TASKS_BY_NAME[t].paper_epochs for t in ("flipflop", "mante")}, "eval_batch": 512},
 }
 
 
@@ -123,8 +124,25 @@ def network_epochs(scale: str | None = None, task: str = "flipflop") -> dict[str
     return {"variants": int(nv), "lowrank": int(nl), "total": int(nv + nl)}
 
 
+class _Summary:
+    """What both summaries derive from the training curves: ``epochs`` and ``converged``."""
+
+    loss: np.ndarray
+    convergence_epoch: np.ndarray
+
+    @property
+    def epochs(self) -> int:
+        return int(self.loss.shape[0])
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Whether each network reached 5 % of its reference (see ``convergence_epoch``) within
+        the epochs, bool (K,)."""
+        return np.asarray(self.convergence_epoch) >= 0
+
+
 @dataclass
-class VariantSummary:
+class VariantSummary(_Summary):
     """One task trained one way, over the g grid and seeds (network k: ``g[k]``, ``seeds[k]``).
 
     Attributes
@@ -170,15 +188,6 @@ class VariantSummary:
     diverged: np.ndarray
     seconds: float
     L_silent: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    @property
-    def epochs(self) -> int:
-        return int(self.loss.shape[0])
-
-    @property
-    def converged(self) -> np.ndarray:
-        """Whether each network reached 5 % of its reference within the epochs, bool (K,)."""
-        return np.asarray(self.convergence_epoch) >= 0
 
     @property
     def learnt(self) -> np.ndarray:
@@ -266,7 +275,7 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
 
 
 @dataclass
-class LowRankSummary:
+class LowRankSummary(_Summary):
     """One task trained with the recurrent change constrained to rank R, and unconstrained.
 
     Network k has ``g[k]``, ``seeds[k]`` and ``rank[k]`` (-1: unconstrained).
@@ -304,15 +313,6 @@ class LowRankSummary:
     lr_factors: np.ndarray
     seconds: float
     sizes: dict = field(default_factory=dict)
-
-    @property
-    def epochs(self) -> int:
-        return int(self.loss.shape[0])
-
-    @property
-    def converged(self) -> np.ndarray:
-        """Whether each network reached 5 % of its L0 within the epochs, bool (K,)."""
-        return np.asarray(self.convergence_epoch) >= 0
 
     def select(self, g: float, rank: int) -> np.ndarray:
         """Indices of the networks with this g and rank (-1: unconstrained)."""

@@ -36,7 +36,7 @@ from .data import (
 from .fetch import Download, DownloadError, download, download_plan
 from .lstm import SentimentLSTM
 from .synthetic import make_synthetic, synthetic_score
-from .train import ClassifierResult, SentimentDivergedError, batches, evaluate, train_classifier
+from .train import ClassifierResult, SentimentDivergedError, batches, split_loss_and_accuracy, train_classifier
 from .vocab import PAD, PAD_ID, UNK, UNK_ID, Vocab, pad, tokenize
 
 __all__ = [
@@ -45,6 +45,6 @@ __all__ = [
     "glove_file", "load_sentiment", "read_glove", "read_sst2", "sample_dir", "sst2_file",
     "Download", "DownloadError", "download", "download_plan",
     "SentimentLSTM", "make_synthetic", "synthetic_score",
-    "ClassifierResult", "SentimentDivergedError", "batches", "evaluate", "train_classifier",
+    "ClassifierResult", "SentimentDivergedError", "batches", "split_loss_and_accuracy", "train_classifier",
     "PAD", "PAD_ID", "UNK", "UNK_ID", "Vocab", "pad", "tokenize",
 ]

@@ -26,7 +26,7 @@ from .._threads import torch_threads
 from ..analysis import dW_singular_values, norm_dW, set_recurrent_weight, shuffle_entries, truncations
 from ..analysis.measures import participation_ratio, top_fraction
 from .data import Split
-from .train import ClassifierResult, evaluate
+from .train import ClassifierResult, split_loss_and_accuracy
 
 GATE_NAMES = {"i": "input", "f": "forget", "g": "cell", "o": "output"}
 
@@ -171,10 +171,10 @@ def _gate_analysis(result: ClassifierResult, test: Split, ranks: Iterable[int] |
     for i in range(len(rk)):
         for j, k in enumerate(keys):
             set_recurrent_weight(model.lstm, k, trunc[i, j])
-        lo, ac = evaluate(model, test, batch_size)
+        lo, ac = split_loss_and_accuracy(model, test, batch_size)
         acc.append(ac)
         loss.append(lo)
-    l_tr, a_tr = evaluate(result.model, test, batch_size)
+    l_tr, a_tr = split_loss_and_accuracy(result.model, test, batch_size)
     return GateAnalysis(keys=keys, singular_values=sv, singular_values_shuffled=sv_shuffled,
                         norm_dW=np.asarray(norm_dW(W0, W)),
                         norm_W0=np.linalg.norm(W0, axis=(1, 2)),

@@ -95,7 +95,7 @@ def batches(split: Split, batch_size: int, rng: np.random.Generator | None = Non
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split, batch_size: int = 512) -> tuple[float, float]:
+def split_loss_and_accuracy(model: torch.nn.Module, split: Split, batch_size: int = 512) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode; mode restored).
 
     Returns
@@ -170,7 +170,7 @@ def train_classifier(data: SentimentData, *, epochs: int = 10, hidden: int = 256
 
         def record() -> None:
             for name, sp in (("train", train_eval), ("test", data.test)):
-                loss, acc = evaluate(model, sp)
+                loss, acc = split_loss_and_accuracy(model, sp)
                 curves[f"{name}_loss"].append(loss)
                 curves[f"{name}_acc"].append(acc)
 
