@@ -108,10 +108,14 @@ def dphi_from_rate(phi: str, r: torch.Tensor, out: torch.Tensor | None = None) -
     return out.fill_(1.0)
 
 
-def _rate_(phi: str, y: torch.Tensor, out: torch.Tensor) -> None:
-    """``out = phi(x)`` from the tracked state ``y`` (``y = 2x`` for tanh, else ``x``)."""
-    if phi == "tanh":
-        torch.sigmoid(y, out=out).mul_(2.0).sub_(1.0)      # tanh(x) = 2 sigmoid(2x) - 1
+def _rate_(phi: str, y: torch.Tensor, out: torch.Tensor, neg_ones: torch.Tensor) -> None:
+    """``out = phi(x)`` from the tracked state ``y`` (``y = 2x`` for tanh, else ``x``).
+
+    ``neg_ones`` holds -1 (shape of ``y``): ``2 s - 1`` is one kernel, ``-1 + 2 s``,
+    bit-identical to ``s * 2 - 1`` (``2 s`` is exact).
+    """
+    if phi == "tanh":                                       # tanh(x) = 2 sigmoid(2x) - 1
+        torch.add(neg_ones, torch.sigmoid(y, out=out), alpha=2.0, out=out)
     elif phi == "relu":
         torch.clamp(y, min=0.0, out=out)
     else:
@@ -124,8 +128,9 @@ class Workspace:
 
     ``RA[:, t] = [phi(x_t), u_t]`` (K, T+1, B, N+n_in) and
     ``HA[:, t] = [dL/dx_{t+1}, dL/dz_{t-1}]`` (K, T+1, B, N+n_out): one time step is
-    one batched product with a block matrix, and all weight gradients are one
-    product ``HA^T RA``. Build one with :meth:`get`.
+    one batched product with a block matrix (``Mf`` forward, ``Mb`` backward), and all
+    weight gradients are one product ``HA^T RA`` (into ``G``). Every buffer lives on the
+    weights' device; nothing is allocated per time step. Build one with :meth:`get`.
 
     Attributes
     ----------
@@ -133,10 +138,16 @@ class Workspace:
         rates and inputs of every step (``u_T`` is 0), written by :func:`forward`.
     HA : Tensor, shape (K, T+1, B, N + n_out), or None
         adjoints and output gradients, allocated by the first :func:`backward`.
-    y, tmp, bufb, ones : Tensor, shape (K, B, N)
-        state (``2 x`` for tanh), scratch buffers, and ones.
+    y, tmp, bufb, ones, neg_ones : Tensor, shape (K, B, N)
+        state (``2 x`` for tanh), scratch buffers, ones and minus ones.
     buf : Tensor, shape (K, B, N + n_out)
         result of one forward step (drive and readout).
+    Mf : Tensor, shape (K, N + n_in, N + n_out)
+        the forward block matrix ``[W^T, W_out; W_in, 0]`` (its lower right block stays 0).
+    Mb : Tensor, shape (K, N + n_out, N)
+        the backward block matrix ``[dt W; W_out^T]``.
+    G : Tensor, shape (K, N + n_out, N + n_in), or None
+        ``HA^T RA``, allocated with ``HA``.
     """
 
     RA: torch.Tensor
@@ -146,6 +157,10 @@ class Workspace:
     buf: torch.Tensor
     bufb: torch.Tensor
     ones: torch.Tensor
+    neg_ones: torch.Tensor
+    Mf: torch.Tensor
+    Mb: torch.Tensor
+    G: torch.Tensor | None = None  # allocated with HA
 
     @classmethod
     def get(cls, ws: Workspace | None, K: int, T: int, B: int, N: int, n_in: int, n_out: int,
@@ -165,7 +180,8 @@ class Workspace:
         -------
         Workspace
         """
-        if ws is not None and ws.RA.shape == (K, T + 1, B, N + n_in) \
+        device = torch.device(device)
+        if ws is not None and ws.RA.shape == (K, T + 1, B, N + n_in) and ws.y.shape == (K, B, N) \
                 and ws.buf.shape == (K, B, N + n_out) and ws.RA.dtype == dtype \
                 and ws.RA.device == device:
             return ws
@@ -174,7 +190,9 @@ class Workspace:
 
         return cls(RA=new(K, T + 1, B, N + n_in), HA=None,
                    y=new(K, B, N), tmp=new(K, B, N), buf=new(K, B, N + n_out), bufb=new(K, B, N),
-                   ones=new(K, B, N).fill_(1.0))
+                   ones=new(K, B, N).fill_(1.0), neg_ones=new(K, B, N).fill_(-1.0),
+                   Mf=torch.zeros(K, N + n_in, N + n_out, dtype=dtype, device=device),
+                   Mb=new(K, N + n_out, N))
 
     @property
     def N(self) -> int:
@@ -233,19 +251,28 @@ def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.T
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
     ws = Workspace.get(ws, K, T, B, N, n_in, n_out, W.dtype, W.device)
-    RA, y, buf = ws.RA, ws.y, ws.buf
-    R = RA[..., :N]
+    y, buf, Mf, neg_ones = ws.y, ws.buf, ws.Mf, ws.neg_ones
     a = 1.0 - dt
-    RA[:, :T, :, N:].copy_(u)
-    RA[:, T, :, N:].zero_()
     # block matrix: [r_t, u_t] @ Mf = [recurrent + input drive, readout of r_t]
-    Mf = W.new_zeros(K, N + n_in, N + n_out)
-    eye = torch.eye(N, dtype=W.dtype, device=W.device)
+    # (its block Mf[:, N:, N:] is 0 from Workspace.get and never written)
     linear = phi == "linear"
-    Mf[:, :N, :N] = a * eye + dt * W.transpose(1, 2) if linear else W.transpose(1, 2)
-    Mf[:, N:, :N] = dt * W_in if linear else W_in
+    if linear:
+        eye = torch.eye(N, dtype=W.dtype, device=W.device)
+        Mf[:, :N, :N] = a * eye + dt * W.transpose(1, 2)
+        Mf[:, N:, :N] = dt * W_in
+    else:
+        Mf[:, :N, :N] = W.transpose(1, 2)
+        Mf[:, N:, :N] = W_in
     Mf[:, :N, N:] = W_out
     z = W.new_empty(K, T, B, n_out)
+    # the views of every step, made once: ra[t] = [r_t, u_t], r[t] = r_t, ui[t] = u_t in RA.
+    # u_t is copied into RA at its step, while those rows are in cache (one copy of all
+    # of u into the (T+1) B rows of RA misses the cache on every row).
+    ra, r, ui = ws.RA.unbind(1), ws.rates().unbind(1), ws.RA[..., N:].unbind(1)
+    us, zs = u.unbind(1), z.unbind(1)
+    noises = None if noise is None else noise.unbind(1)
+    drive, readout = buf[..., :N], buf[..., N:]
+    ui[T].zero_()
     if not linear:
         # the state is tracked as y = s x, with s = 2 for tanh so that tanh(x) = 2 sigmoid(y) - 1
         # (3x faster than torch.tanh on CPU, absolute error < 3e-7; see tests/test_engine.py)
@@ -254,28 +281,30 @@ def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.T
             y.zero_()
         else:
             y.copy_(x0.expand(K, B, N)).mul_(s)
-        _rate_(phi, y, R[:, 0])
+        _rate_(phi, y, r[0], neg_ones)
         for t in range(T):
-            torch.bmm(RA[:, t], Mf, out=buf)
-            y.mul_(a).add_(buf[..., :N], alpha=s * dt)       # x <- (1-dt) x + dt (W r + W_in u)
-            if noise is not None:
-                y.add_(noise[:, t], alpha=s)
-            _rate_(phi, y, R[:, t + 1])
+            ui[t].copy_(us[t])
+            torch.bmm(ra[t], Mf, out=buf)
+            y.mul_(a).add_(drive, alpha=s * dt)              # x <- (1-dt) x + dt (W r + W_in u)
+            if noises is not None:
+                y.add_(noises[t], alpha=s)
+            _rate_(phi, y, r[t + 1], neg_ones)
             if t > 0:
-                z[:, t - 1].copy_(buf[..., N:])
+                zs[t - 1].copy_(readout)
     else:
         if x0 is None:
-            R[:, 0].zero_()
+            r[0].zero_()
         else:
-            R[:, 0].copy_(x0.expand(K, B, N))
+            r[0].copy_(x0.expand(K, B, N))
         for t in range(T):
-            torch.bmm(RA[:, t], Mf, out=buf)                  # x <- x ((1-dt) + dt W^T) + dt W_in u
-            R[:, t + 1].copy_(buf[..., :N])
-            if noise is not None:
-                R[:, t + 1].add_(noise[:, t])
+            ui[t].copy_(us[t])
+            torch.bmm(ra[t], Mf, out=buf)                    # x <- x ((1-dt) + dt W^T) + dt W_in u
+            r[t + 1].copy_(drive)
+            if noises is not None:
+                r[t + 1].add_(noises[t])
             if t > 0:
-                z[:, t - 1].copy_(buf[..., N:])
-    torch.bmm(R[:, T], W_out, out=z[:, T - 1])
+                zs[t - 1].copy_(readout)
+    torch.bmm(r[T], W_out, out=zs[T - 1])
     return z, ws
 
 
@@ -359,41 +388,48 @@ def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.
     _check_phi(phi)
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
-    if ws.HA is None or ws.HA.shape != (K, T + 1, B, N + n_out):
+    if ws.HA is None or ws.G is None or ws.HA.shape != (K, T + 1, B, N + n_out) \
+            or ws.G.shape != (K, N + n_out, N + n_in):
         ws.HA = torch.empty(K, T + 1, B, N + n_out, dtype=W.dtype, device=W.device)
-    RA, HA, tmp, bufb, ones = ws.RA, ws.HA, ws.tmp, ws.bufb, ws.ones
-    R, H = RA[..., :N], HA[..., :N]
+        ws.G = torch.empty(K, N + n_out, N + n_in, dtype=W.dtype, device=W.device)
+    RA, HA, tmp, bufb, ones, Mb = ws.RA, ws.HA, ws.tmp, ws.bufb, ws.ones, ws.Mb
     a = 1.0 - dt
-    HA[:, 1:, :, N:].copy_(dz)
-    HA[:, 0, :, N:].zero_()
-    H[:, T].zero_()
-    Mb = W.new_empty(K, N + n_out, N)
-    eye = torch.eye(N, dtype=W.dtype, device=W.device)
+    # the views of every step, made once: ha[t] = [h_t, dz_{t-1}], h[t], r[t], and the
+    # slot of dz_{t-1} in HA, written at its step (while those rows are in cache)
+    ha, h, r = HA.unbind(1), HA[..., :N].unbind(1), RA[..., :N].unbind(1)
+    do, dzs = HA[..., N:].unbind(1), dz.unbind(1)
+    do[0].zero_()
+    h[T].zero_()
     linear = phi == "linear"
-    Mb[:, :N] = a * eye + dt * W if linear else dt * W
+    if linear:
+        eye = torch.eye(N, dtype=W.dtype, device=W.device)
+        Mb[:, :N] = a * eye + dt * W
+    else:
+        torch.mul(W, dt, out=Mb[:, :N])
     Mb[:, N:] = W_out.transpose(1, 2)
     for t in range(T, 0, -1):
         # [h_{t+1}, dz_{t-1}] @ Mb = dt W^T h_{t+1} + W_out dz_{t-1}   (row-vector form)
-        torch.bmm(HA[:, t], Mb, out=bufb)
+        do[t].copy_(dzs[t - 1])
+        torch.bmm(ha[t], Mb, out=bufb)
         if linear:
-            H[:, t - 1].copy_(bufb)
+            h[t - 1].copy_(bufb)
         else:
             if phi == "tanh":                                 # phi'(x_t) = 1 - r_t^2, one kernel
-                torch.addcmul(ones, R[:, t], R[:, t], value=-1.0, out=tmp)
+                torch.addcmul(ones, r[t], r[t], value=-1.0, out=tmp)
             else:
-                dphi_from_rate(phi, R[:, t], out=tmp)
-            torch.mul(bufb, tmp, out=H[:, t - 1]).add_(H[:, t], alpha=a)
+                dphi_from_rate(phi, r[t], out=tmp)
+            torch.mul(bufb, tmp, out=h[t - 1]).add_(h[t], alpha=a)
     gx0 = None
     if x0_grad:
         # h_0 = dL/dx_0: the step above once more, with t = 0 (x_0 has no readout: the
         # output part of HA[:, 0] is zero)
-        torch.bmm(HA[:, 0], Mb, out=bufb)
+        torch.bmm(ha[0], Mb, out=bufb)
         if linear:
             gx0 = bufb.clone()
         else:
-            gx0 = bufb.mul(dphi_from_rate(phi, R[:, 0], out=tmp)).add_(H[:, 0], alpha=a)
+            gx0 = bufb.mul(dphi_from_rate(phi, r[0], out=tmp)).add_(h[0], alpha=a)
     G = torch.bmm(HA.view(K, (T + 1) * B, N + n_out).transpose(1, 2),
-                  RA.view(K, (T + 1) * B, N + n_in))
+                  RA.view(K, (T + 1) * B, N + n_in), out=ws.G)
     gW = G[:, :N, :N].mul(dt) if need[1] else None
     gW_in = G[:, :N, N:].transpose(1, 2).mul(dt) if need[0] else None
     gW_out = G[:, N:, :N].transpose(1, 2).contiguous() if need[2] else None

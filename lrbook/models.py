@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,8 +81,27 @@ def init_weights(N: int, n_in: int, n_out: int, g: float, seed: int
     return m, g * chi, w / N
 
 
+class _Ensemble:
+    """K networks of N neurons, read off the stacked recurrent weights ``W`` (K, N, N).
+
+    Shared by :class:`RNN` (tensors) and :class:`lrbook.training.TrainResult` (arrays).
+    """
+
+    W: Any
+
+    @property
+    def K(self) -> int:
+        """Number of networks."""
+        return self.W.shape[0]
+
+    @property
+    def N(self) -> int:
+        """Neurons per network."""
+        return self.W.shape[-1]
+
+
 @dataclass
-class RNN:
+class RNN(_Ensemble):
     r"""An ensemble of K independent rate RNNs in stacked tensors.
 
     Use :meth:`RNN.create` to initialise; K = 1 is the single-network case.
@@ -110,6 +130,8 @@ class RNN:
         which of ``"W_in", "W", "W_out"`` training updates.
     x0_mode : {"zero", "input"}
         initial state 0, or the first input vector ``m_1`` (see :meth:`x0`).
+    K, N : int
+        properties: the number of networks and of neurons per network (the shape of ``W``).
     """
 
     W: torch.Tensor
@@ -210,17 +232,7 @@ class RNN:
                    sigma=float(sigma), trained=tuple(p for p in PARAMS if p in trained),
                    x0_mode=x0_mode)
 
-    # -- shape helpers ----------------------------------------------------------------
-    @property
-    def K(self) -> int:
-        """Number of networks."""
-        return self.W.shape[0]
-
-    @property
-    def N(self) -> int:
-        """Neurons per network."""
-        return self.W.shape[-1]
-
+    # -- shape helpers (K and N: _Ensemble) ---------------------------------------------
     @property
     def n_in(self) -> int:
         """Input dimension."""

@@ -23,7 +23,7 @@ from . import _memory, engine
 from . import _validate as V
 from ._threads import torch_threads
 from .factors import Factors, lowrank_lr, per_network
-from .models import PARAMS, RNN
+from .models import PARAMS, RNN, _Ensemble
 from .seeding import STREAM_DATA, STREAM_NOISE, rng_for
 from .tasks import Task
 
@@ -207,7 +207,7 @@ def default_chunk(K: int, workers: int = 1, device: str | torch.device = "cpu") 
 
 # --------------------------------------------------------------------------- results
 @dataclass
-class TrainResult:
+class TrainResult(_Ensemble):
     """Everything a training run produced (numpy arrays, float32 weights).
 
     Epochs after a network diverged hold NaN in ``loss`` and ``grad_norm``; when
@@ -246,6 +246,8 @@ class TrainResult:
         the final factors, ``W = W0 + U V^T`` (columns beyond a network's rank are 0).
     lr_factors : ndarray, shape (K,) or None
         the learning rate of U and V.
+    K, N : int
+        properties: the number of networks and of neurons per network (the shape of ``W``).
     """
 
     loss: np.ndarray
@@ -268,16 +270,6 @@ class TrainResult:
     U: np.ndarray | None = None
     V: np.ndarray | None = None
     lr_factors: np.ndarray | None = None
-
-    @property
-    def K(self) -> int:
-        """Number of networks."""
-        return self.W.shape[0]
-
-    @property
-    def N(self) -> int:
-        """Neurons per network."""
-        return self.W.shape[-1]
 
     @property
     def dW(self) -> np.ndarray:

@@ -67,19 +67,7 @@ class EnsembleResult(TrainResult):
         return int(np.sum(~self.from_cache))
 
     def part(self, k: int) -> TrainResult:
-        """Network ``k`` alone, as a one-network TrainResult.
-
-        Parameters
-        ----------
-        k : int
-            index of the network, 0..K-1.
-
-        Returns
-        -------
-        TrainResult
-            K = 1, arrays sliced (views, not copies); ``seconds`` is this result's
-            ``seconds / K``.
-        """
+        """Network ``k`` alone: the same as :meth:`~lrbook.training.TrainResult.network`."""
         return self.network(k)
 
 

@@ -22,7 +22,7 @@ import json
 import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .. import _validate as V
 from .._version import __version__
@@ -152,8 +152,86 @@ def _key(kind: str, body: dict) -> str:
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
+_Config = TypeVar("_Config", bound="_TaskConfig")
+
+
+class _TaskConfig:
+    """What :class:`NetworkConfig` and :class:`EnsembleConfig` share: the task and the dict form."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]    # the subclasses are dataclasses
+    task: str
+    task_params: tuple
+    N: int
+    epochs: int
+    lr: float | None
+    optimizer: str | None
+    batch_size: int | None
+    trained: tuple[str, ...] | None
+    phi: str | None
+    snapshot_every: int | None
+
+    def _resolve(self) -> dict[str, Any]:
+        """The task (name, every parameter) and the hyper-parameters both configs have,
+        validated and with the paper's defaults filled in: the values to store."""
+        name, params = _canonical_task(self.task, self.task_params)
+        resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
+                                   self.batch_size, self.trained, self.phi, self.snapshot_every)
+        resolved.update(task=name, task_params=params)
+        return resolved
+
+    def _store(self, resolved: Mapping[str, Any]) -> None:
+        """Set the fields of this frozen dataclass to the resolved values."""
+        for k, v in resolved.items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def task_kwargs(self) -> dict[str, Any]:
+        """Task parameters as a dict (for :func:`lrbook.tasks.make_task`)."""
+        return dict(self.task_params)
+
+    def make_task(self) -> Task:
+        """The task object."""
+        return make_task(self.task, **self.task_kwargs)
+
+    def _fields_dict(self) -> dict[str, Any]:
+        """Every field, with the task parameters and ``trained`` as JSON-ready values."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
+        d["trained"] = list(self.trained or ())
+        return d
+
+    @classmethod
+    def from_dict(cls: type[_Config], d: Mapping[str, Any]) -> _Config:
+        """Inverse of :meth:`to_dict` (unknown keys are an error).
+
+        Parameters
+        ----------
+        d : mapping
+            fields of the config, as from :meth:`to_dict`.
+
+        Returns
+        -------
+        NetworkConfig or EnsembleConfig
+            of the class it is called on.
+
+        Raises
+        ------
+        TypeError
+            if ``d`` is not a mapping.
+        ValueError
+            if it has a key that is not a field (or a value out of range).
+        """
+        if not isinstance(d, Mapping):
+            raise TypeError(f"config must be a mapping; got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = set(d) - names
+        if extra:
+            raise ValueError(f"config has unknown field(s) {sorted(extra)}; allowed: {', '.join(sorted(names))}")
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(_TaskConfig):
     """One network to train: a task, a size, one ``g``, one ``seed`` and the training rule.
 
     Defaults left as ``None`` are resolved to the paper's choices on construction
@@ -225,9 +303,7 @@ class NetworkConfig:
     lr_factors: float | None = None
 
     def __post_init__(self) -> None:
-        name, params = _canonical_task(self.task, self.task_params)
-        resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
-                                   self.batch_size, self.trained, self.phi, self.snapshot_every)
+        resolved = self._resolve()
         if self.rank is not None:
             resolved["rank"] = V.integer("rank", self.rank, lo=1, hi=resolved["N"])
             if "W" not in resolved["trained"]:
@@ -238,55 +314,21 @@ class NetworkConfig:
                 raise ValueError("lr_factors is the learning rate of the low-rank factors: it needs rank; "
                                  "got rank=None")
             resolved["lr_factors"] = _round(V.real("lr_factors", self.lr_factors, lo=0.0, lo_open=True))
-        resolved.update(task=name, task_params=params,
-                        g=_round(V.real("g", self.g, lo=0.0)),
-                        seed=V.seed("seed", self.seed))
-        for k, v in resolved.items():
-            object.__setattr__(self, k, v)
+        resolved.update(g=_round(V.real("g", self.g, lo=0.0)), seed=V.seed("seed", self.seed))
+        self._store(resolved)
 
     # ------------------------------------------------------------------ accessors
-    @property
-    def task_kwargs(self) -> dict[str, Any]:
-        """Task parameters as a dict (for :func:`lrbook.tasks.make_task`)."""
-        return dict(self.task_params)
-
-    def make_task(self) -> Task:
-        """The task object."""
-        return make_task(self.task, **self.task_kwargs)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``NetworkConfig.from_dict(c.to_dict()) == c``.
 
         ``rank`` and ``lr_factors`` appear only when set, so the keys of
         unconstrained networks do not depend on the low-rank option.
         """
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in ("rank", "lr_factors") or getattr(self, f.name) is not None}
-        d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
-        d["trained"] = list(self.trained or ())
+        d = self._fields_dict()
+        for k in ("rank", "lr_factors"):
+            if d[k] is None:
+                del d[k]
         return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> NetworkConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error).
-
-        Parameters
-        ----------
-        d : mapping
-            fields of the config, as from :meth:`to_dict`.
-
-        Returns
-        -------
-        NetworkConfig
-
-        Raises
-        ------
-        TypeError
-            if ``d`` is not a mapping.
-        ValueError
-            if it has a key that is not a field (or a value out of range).
-        """
-        return _from_dict(cls, d)
 
     @property
     def key(self) -> str:
@@ -306,7 +348,7 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
-class EnsembleConfig:
+class EnsembleConfig(_TaskConfig):
     """The networks ``g x seeds`` (g-major order) trained alike on one task.
 
     Network ``k = i * len(seeds) + j`` has ``g[i]`` and ``seeds[j]``; networks that share a
@@ -359,9 +401,7 @@ class EnsembleConfig:
     snapshot_every: int | None = None
 
     def __post_init__(self) -> None:
-        name, params = _canonical_task(self.task, self.task_params)
-        resolved = _resolve_common(name, params, self.N, self.epochs, self.lr, self.optimizer,
-                                   self.batch_size, self.trained, self.phi, self.snapshot_every)
+        resolved = self._resolve()
         if hasattr(self.g, "__len__") and not isinstance(self.g, str) and len(self.g) > V.MAX_NETWORKS:
             raise ValueError(f"g must have at most {V.MAX_NETWORKS} entries; got {len(self.g)}")
         gs = tuple(_round(x) for x in V.real_sequence("g", self.g, lo=0.0))
@@ -381,23 +421,13 @@ class EnsembleConfig:
         for nm, vals in (("g", gs), ("seeds", seeds)):
             if len(set(vals)) != len(vals):
                 raise ValueError(f"{nm} must not repeat a value; got {vals!r}")
-        resolved.update(task=name, task_params=params, g=gs, seeds=seeds)
-        for k, v in resolved.items():
-            object.__setattr__(self, k, v)
+        resolved.update(g=gs, seeds=seeds)
+        self._store(resolved)
 
     @property
     def K(self) -> int:
         """Number of networks, ``len(g) * len(seeds)``."""
         return len(self.g) * len(self.seeds)
-
-    @property
-    def task_kwargs(self) -> dict[str, Any]:
-        """Task parameters as a dict."""
-        return dict(self.task_params)
-
-    def make_task(self) -> Task:
-        """The task object."""
-        return make_task(self.task, **self.task_kwargs)
 
     def networks(self) -> list[NetworkConfig]:
         """The K network configs, g-major: ``[(g0, s0), (g0, s1), ..., (g1, s0), ...]``."""
@@ -413,34 +443,10 @@ class EnsembleConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``EnsembleConfig.from_dict(c.to_dict()) == c``."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["task_params"] = {k: _jsonable(v) for k, v in self.task_params}
-        d["trained"] = list(self.trained or ())
+        d = self._fields_dict()
         d["g"] = list(self.g)
         d["seeds"] = list(self.seeds)
         return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> EnsembleConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error).
-
-        Parameters
-        ----------
-        d : mapping
-            fields of the config, as from :meth:`to_dict`.
-
-        Returns
-        -------
-        EnsembleConfig
-
-        Raises
-        ------
-        TypeError
-            if ``d`` is not a mapping.
-        ValueError
-            if it has a key that is not a field (or a value out of range).
-        """
-        return _from_dict(cls, d)
 
     @property
     def key(self) -> str:
@@ -461,13 +467,3 @@ class EnsembleConfig:
         EnsembleConfig
         """
         return dataclasses.replace(self, **changes)
-
-
-def _from_dict(cls, d: Mapping[str, Any]):
-    if not isinstance(d, Mapping):
-        raise TypeError(f"config must be a mapping; got {type(d).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(d) - names
-    if extra:
-        raise ValueError(f"config has unknown field(s) {sorted(extra)}; allowed: {', '.join(sorted(names))}")
-    return cls(**d)
