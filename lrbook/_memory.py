@@ -93,17 +93,19 @@ def training_bytes(N: int, K: int, B: int, T: int, n_in: int, n_out: int, itemsi
     """What :func:`lrbook.training.train` allocates beyond the model's own weights.
 
     Returns a breakdown in bytes: ``weights`` (initial and final copies, gradients,
-    optimizer state and the last finite weights), ``trials`` (the stored rates and
+    optimizer state and scratch, the last finite weights, the engine's block matrices),
+    ``trials`` (the stored rates and
     adjoints of every time step of every trial, and the trials themselves),
     ``loss curves`` and ``snapshots``.
     """
     P = K * (N * N + N * (n_in + n_out))
     Pt = int(P * trained_fraction)
-    opt = (2 if adam else 0) + 2                        # Adam m, v; gradients; last finite weights
+    opt = (2 if adam else 0) + 3                        # Adam m, v; gradients; last finite; step
+    blocks = 3 * K * (N + max(n_in, n_out)) ** 2       # the engine's block matrices and HA^T RA
     steps = K * (T + 1) * B
     return {
-        "weights": P * itemsize * 3 + Pt * itemsize * opt + P * 4,
-        "trials": steps * (2 * N + n_in + n_out) * itemsize + 5 * K * B * N * itemsize
+        "weights": P * itemsize * 3 + Pt * itemsize * opt + P * 4 + blocks * itemsize,
+        "trials": steps * (2 * N + n_in + n_out) * itemsize + 6 * K * B * N * itemsize
         + 2 * steps * (n_in + 2 * n_out) * (4 + itemsize),
         "loss curves": 2 * epochs * K * 8,
         "snapshots": n_snapshots * K * N * N * itemsize,

@@ -206,8 +206,8 @@ class Workspace:
 
 def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor, *,
             dt: float, phi: str = "tanh", x0: torch.Tensor | None = None,
-            noise: torch.Tensor | None = None, ws: Workspace | None = None
-            ) -> tuple[torch.Tensor, Workspace]:
+            noise: torch.Tensor | None = None, ws: Workspace | None = None,
+            trajectory: bool = True) -> tuple[torch.Tensor, Workspace]:
     r"""Run K networks over T steps.
 
     .. math::
@@ -235,12 +235,17 @@ def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.T
         additive state noise per step, already scaled (``sqrt(dt) * sigma * xi``).
     ws : Workspace, optional
         buffers to reuse.
+    trajectory : bool
+        keep the rates of every step (default), as :func:`backward` needs; False keeps
+        two steps only (``ws.RA`` of shape (K, 2, B, N + n_in), the same outputs) when
+        only ``z`` is wanted, e.g. a loss: far less memory, and the rows of a step stay
+        in cache.
 
     Returns
     -------
     z : Tensor, shape (K, T, B, n_out)
     ws : Workspace
-        holds the rates, needed by :func:`backward`.
+        holds the rates, needed by :func:`backward` (with ``trajectory=True``).
 
     Raises
     ------
@@ -250,7 +255,7 @@ def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.T
     _check_phi(phi)
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
-    ws = Workspace.get(ws, K, T, B, N, n_in, n_out, W.dtype, W.device)
+    ws = Workspace.get(ws, K, T if trajectory else 1, B, N, n_in, n_out, W.dtype, W.device)
     y, buf, Mf, neg_ones = ws.y, ws.buf, ws.Mf, ws.neg_ones
     a = 1.0 - dt
     # block matrix: [r_t, u_t] @ Mf = [recurrent + input drive, readout of r_t]
@@ -269,10 +274,13 @@ def forward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.T
     # u_t is copied into RA at its step, while those rows are in cache (one copy of all
     # of u into the (T+1) B rows of RA misses the cache on every row).
     ra, r, ui = ws.RA.unbind(1), ws.rates().unbind(1), ws.RA[..., N:].unbind(1)
+    if trajectory:
+        ui[T].zero_()                                        # u_T = 0: no input gradient from t = T
+    else:                                                    # two rows, used in turn
+        ra, r, ui = (tuple(v[t % 2] for t in range(T + 1)) for v in (ra, r, ui))
     us, zs = u.unbind(1), z.unbind(1)
     noises = None if noise is None else noise.unbind(1)
     drive, readout = buf[..., :N], buf[..., N:]
-    ui[T].zero_()
     if not linear:
         # the state is tracked as y = s x, with s = 2 for tanh so that tanh(x) = 2 sigmoid(y) - 1
         # (3x faster than torch.tanh on CPU, absolute error < 3e-7; see tests/test_engine.py)
@@ -314,27 +322,28 @@ _Grad = torch.Tensor | None
 @overload
 def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
              dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
-             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[False] = ...
-             ) -> tuple[_Grad, _Grad, _Grad]: ...
+             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[False] = ...,
+             out: tuple[_Grad, _Grad, _Grad] | None = ...) -> tuple[_Grad, _Grad, _Grad]: ...
 
 
 @overload
 def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
              dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
-             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[True]
-             ) -> tuple[_Grad, _Grad, _Grad, torch.Tensor]: ...
+             need: tuple[bool, bool, bool] = ..., x0_grad: Literal[True],
+             out: tuple[_Grad, _Grad, _Grad] | None = ...) -> tuple[_Grad, _Grad, _Grad, torch.Tensor]: ...
 
 
 @overload
 def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
              dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = ...,
-             need: tuple[bool, bool, bool] = ..., x0_grad: bool
+             need: tuple[bool, bool, bool] = ..., x0_grad: bool, out: tuple[_Grad, _Grad, _Grad] | None = ...
              ) -> tuple[_Grad, _Grad, _Grad] | tuple[_Grad, _Grad, _Grad, torch.Tensor]: ...
 
 
 def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.Tensor,
              dz: torch.Tensor, ws: Workspace, *, dt: float, phi: str = "tanh",
-             need: tuple[bool, bool, bool] = (True, True, True), x0_grad: bool = False
+             need: tuple[bool, bool, bool] = (True, True, True), x0_grad: bool = False,
+             out: tuple[_Grad, _Grad, _Grad] | None = None
              ) -> tuple[_Grad, _Grad, _Grad] | tuple[_Grad, _Grad, _Grad, torch.Tensor]:
     r"""Exact gradients of a loss through :func:`forward`, given ``dL/dz``.
 
@@ -347,7 +356,8 @@ def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.
     dz : Tensor, shape (K, T, B, n_out)
         gradient of the loss with respect to the outputs.
     ws : Workspace
-        as returned by :func:`forward` on the same inputs (holds the rates).
+        as returned by :func:`forward` on the same inputs (holds the rates; not one of
+        ``trajectory=False``).
     dt : float
         Euler step.
     phi : {"tanh", "linear", "relu", "softplus"}
@@ -356,16 +366,27 @@ def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.
     x0_grad : bool
         also return :math:`\partial L / \partial x_0`, the gradient with respect to the
         initial state given to :func:`forward` (default False).
+    out : (Tensor or None, Tensor or None, Tensor or None), optional
+        tensors of the shapes of ``W_in``, ``W``, ``W_out`` (on their device and dtype) to
+        write the needed gradients into, instead of new tensors (the same numbers); None
+        entries give new tensors.
 
     Returns
     -------
     gW_in, gW, gW_out : Tensor or None
-        shapes of ``W_in``, ``W``, ``W_out``; None where ``need`` is False.
+        shapes of ``W_in``, ``W``, ``W_out`` (the tensors of ``out`` where given); None
+        where ``need`` is False.
     gx0 : Tensor, shape (K, B, N)
         only with ``x0_grad=True``: :math:`\partial L / \partial x_0` of every trial. An
         initial state shared by the trials (shape (K, 1, N)) gets the sum over trials,
         ``gx0.sum(1, keepdim=True)``; one taken from the weights (``x0_mode="input"``,
         :meth:`lrbook.models.RNN.x0`) passes it on to them.
+
+    Raises
+    ------
+    ValueError
+        if ``phi`` is not one of :data:`PHIS`, or ``ws`` does not hold the rates of every
+        step of these shapes.
 
     Notes
     -----
@@ -388,6 +409,9 @@ def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.
     _check_phi(phi)
     K, T, B, n_in = u.shape
     N, n_out = W.shape[-1], W_out.shape[-1]
+    if ws.RA.shape != (K, T + 1, B, N + n_in):
+        raise ValueError(f"ws must hold the rates of every step, shape {(K, T + 1, B, N + n_in)} (a "
+                         f"forward pass with trajectory=True); got {tuple(ws.RA.shape)}")
     if ws.HA is None or ws.G is None or ws.HA.shape != (K, T + 1, B, N + n_out) \
             or ws.G.shape != (K, N + n_out, N + n_in):
         ws.HA = torch.empty(K, T + 1, B, N + n_out, dtype=W.dtype, device=W.device)
@@ -430,9 +454,16 @@ def backward(W_in: torch.Tensor, W: torch.Tensor, W_out: torch.Tensor, u: torch.
             gx0 = bufb.mul(dphi_from_rate(phi, r[0], out=tmp)).add_(h[0], alpha=a)
     G = torch.bmm(HA.view(K, (T + 1) * B, N + n_out).transpose(1, 2),
                   RA.view(K, (T + 1) * B, N + n_in), out=ws.G)
-    gW = G[:, :N, :N].mul(dt) if need[1] else None
-    gW_in = G[:, :N, N:].transpose(1, 2).mul(dt) if need[0] else None
-    gW_out = G[:, N:, :N].transpose(1, 2).contiguous() if need[2] else None
+    o_in, o_W, o_out = (None, None, None) if out is None else out
+    gW = gW_in = gW_out = None
+    if need[1]:
+        gW = G[:, :N, :N].mul(dt) if o_W is None else torch.mul(G[:, :N, :N], dt, out=o_W)
+    if need[0]:
+        blk = G[:, :N, N:].transpose(1, 2)
+        gW_in = blk.mul(dt) if o_in is None else torch.mul(blk, dt, out=o_in)
+    if need[2]:
+        blk = G[:, N:, :N].transpose(1, 2)
+        gW_out = blk.contiguous() if o_out is None else o_out.copy_(blk)
     if gx0 is not None:
         return gW_in, gW, gW_out, gx0
     return gW_in, gW, gW_out

@@ -435,7 +435,7 @@ class RNN(_Ensemble):
         ut = self._inputs(u)
         K, T, B, _ = ut.shape
         z, _ = engine.forward(self.W_in, self.W, self.W_out, ut, dt=self.dt, phi=self.phi,
-                              x0=self.x0(B), noise=self.noise(T, B))
+                              x0=self.x0(B), noise=self.noise(T, B), trajectory=False)
         tt = self._targets(target, "target")
         mt = self._targets(mask, "mask")
         return engine.masked_mse(z, tt, mt)[0]

@@ -299,3 +299,41 @@ def test_cuda_matches_cpu():
     mg = RNN.create(32, 2, 2, g=[0.9, 1.5], seeds=[0, 1], device="cuda")
     b = FlipFlop().batch(4, np.random.default_rng(0))
     torch.testing.assert_close(mg.simulate(b.u).z.cpu(), mc.simulate(b.u).z, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("phi", engine.PHIS)
+def test_forward_without_the_trajectory_gives_the_same_outputs(phi):
+    """``trajectory=False`` keeps two steps of rates, gives bit-identical outputs, and
+    cannot be used for a backward pass."""
+    m = RNN.create(12, 2, 3, g=[0.7, 1.4], seeds=[3, 4], phi=phi)
+    u = torch.randn(2, 8, 5, 2, generator=torch.Generator().manual_seed(0))
+    noise = 0.1 * torch.randn(2, 8, 5, 12, generator=torch.Generator().manual_seed(1))
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, noise=noise, x0=m.W_in[:, :1])
+    z2, ws2 = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, noise=noise, x0=m.W_in[:, :1],
+                             trajectory=False)
+    assert torch.equal(z, z2) and ws2.RA.shape == (2, 2, 5, 14)
+    assert torch.equal(ws2.rates()[:, 8 % 2], ws.rates()[:, 8])         # the last state, in its row
+    with pytest.raises(ValueError, match="trajectory=True"):
+        engine.backward(m.W_in, m.W, m.W_out, u, torch.ones_like(z), ws2, dt=0.5, phi=phi)
+    # a workspace is reused across calls of the same shapes, renewed for others
+    _, ws3 = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, phi=phi, ws=ws)
+    assert ws3 is ws
+    _, ws4 = engine.forward(m.W_in, m.W, m.W_out, u[:, :4], dt=0.5, phi=phi, ws=ws)
+    assert ws4 is not ws and ws4.RA.shape[1] == 5
+
+
+@pytest.mark.parametrize("x0_grad", [False, True])
+def test_backward_writes_into_given_tensors(x0_grad):
+    """``out=`` gives the same gradients, written into the given tensors (the training loop's rows)."""
+    m = RNN.create(10, 2, 3, g=[0.7, 1.4], seeds=[3, 4])
+    u = torch.randn(2, 6, 4, 2, generator=torch.Generator().manual_seed(0))
+    z, ws = engine.forward(m.W_in, m.W, m.W_out, u, dt=0.5, x0=m.W_in[:, :1])
+    dz = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
+    ref = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, x0_grad=x0_grad)
+    big = {name: torch.full((3, *p.shape[1:]), 7.0) for name, p in m.params().items()}
+    rows = (big["W_in"][1:], None, big["W_out"][1:])               # W: a new tensor
+    got = engine.backward(m.W_in, m.W, m.W_out, u, dz, ws, dt=0.5, x0_grad=x0_grad, out=rows)
+    assert got[0] is rows[0] and got[2] is rows[2] and len(got) == len(ref)
+    for a, b in zip(got, ref):
+        assert torch.equal(a, b)
+    assert (big["W_in"][0] == 7.0).all() and (big["W_out"][0] == 7.0).all()

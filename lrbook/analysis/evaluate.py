@@ -7,14 +7,19 @@ independent of the training trials (stream ``STREAM_DATA``). Deterministic tasks
 (the loss is the same as with 512 copies).
 
 Many candidate matrices (truncations, shuffles) of many networks are evaluated
-together as one large ensemble (:meth:`lrbook.models.RNN.with_weights` and
-:meth:`lrbook.models.RNN.loss`), split into chunks that fit in ``max_bytes`` of
-memory. See :doc:`/book/04_low_rank` and :doc:`/book/05_randomness`.
+together as one large ensemble of independent networks, the way training runs them
+(:func:`lrbook.training.train`): in chunks of a few networks, one batched product per
+time step each (:func:`lrbook.engine.forward`, without keeping the trajectory), the
+chunks spread over the cores (one core each, :func:`lrbook.training.default_workers`)
+and held within ``max_bytes`` of memory. See :doc:`/book/04_low_rank` and
+:doc:`/book/05_randomness`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -23,10 +28,12 @@ import numpy as np
 import torch
 
 from .. import _validate as V
+from .. import engine
+from .._threads import torch_threads
 from ..models import RNN
 from ..seeding import STREAM_EVAL, rng_for
 from ..tasks import Batch, Task
-from ..training import TrainResult
+from ..training import TrainResult, default_workers
 from ._arrays import jsonable, to_numpy
 from .shuffle import shuffle_entries, shuffle_ratio
 from .truncation import DEFAULT_RANKS, from_svd, functional_rank, ranks_for
@@ -73,16 +80,75 @@ def _check_task(model: RNN, task: Task) -> None:
 
 Pair = tuple[int, Callable[[], np.ndarray], Any, Any]
 
+#: Trials per batched product that an evaluation chunk aims at on CPU (B = 512: 2 networks).
+CHUNK_TRIALS = 1024
+
+
+def _pair_bytes(model: RNN, B: int, T: int) -> int:
+    """Bytes that one network of an evaluation chunk holds while it runs."""
+    N, n_in, n_out, item = model.N, model.n_in, model.n_out, model.W.element_size()
+    steps = 2 * B * (N + n_in) + 6 * B * N + B * (N + n_out)            # two steps of rates, scratch
+    blocks = (N + n_in) * (N + n_out) + (N + n_out) * N                  # the block matrices
+    trials = T * B * (n_in + 6 * n_out) + (2 * T * B * N if model.sigma > 0 else 0)   # + outputs, noise
+    weights = 4 * (N * N + N * (n_in + n_out))                           # copies of the weights
+    return item * (steps + blocks + trials + weights) + 2 * 8 * N * N    # + float64 candidates
+
+
+def eval_chunk(n: int, B: int, workers: int = 1, device: str | torch.device = "cpu",
+               fit: int | None = None) -> int:
+    """Networks per chunk of an evaluation of ``n`` independent networks on ``B`` trials each.
+
+    On CPU about :data:`CHUNK_TRIALS` trials per batched product (2 networks of the 512
+    test trials; at most 8 networks, as in training, :func:`lrbook.training.default_chunk`),
+    with the number of chunks a multiple of ``workers`` so that no core waits; on a GPU
+    all ``n`` at once. Never more than ``fit`` (what fits in memory).
+
+    Parameters
+    ----------
+    n : int
+        networks to evaluate.
+    B : int
+        trials per network.
+    workers : int
+        chunks evaluated concurrently.
+    device : str or torch.device
+    fit : int, optional
+        most networks per chunk that fit in memory.
+
+    Returns
+    -------
+    int
+        the chunk size, >= 1.
+    """
+    cap = max(1, n if fit is None else min(n, fit))
+    if torch.device(device).type != "cpu":
+        return cap
+    size = max(1, min(8, -(-CHUNK_TRIALS // max(B, 1)), cap))
+    w = max(1, workers)
+    n_chunks = -(-max(n, 1) // size)
+    n_chunks = -(-n_chunks // w) * w
+    return max(1, -(-n // n_chunks))
+
 
 def _pair_losses(model: RNN, batch: Batch, pairs: Sequence[Pair], max_bytes: int) -> np.ndarray:
-    """Loss of each (k, make_W, W_in, W_out) pair: network k of ``model`` with those weights."""
+    """Loss of each (k, make_W, W_in, W_out) pair: network k of ``model`` with those weights.
+
+    The pairs are independent networks: chunks of :func:`eval_chunk` of them run as
+    ensembles through :func:`lrbook.engine.forward` (``trajectory=False``), the chunks
+    concurrently on CPU, one core each, all chunks in flight within ``max_bytes``.
+    """
     u, target, mask = batch
     _, B, T, _ = u.shape
-    N = model.N
-    per_net = 4 * (T + 1) * B * (2 * N + model.n_in + model.n_out) + 4 * B * T * (model.n_in + 2 * model.n_out)
-    chunk = max(1, int(max_bytes // max(per_net, 1)))
+    dev = model.device
+    ut = model._inputs(u)                            # (K, T, B, n), time-major, checked once
+    tt, mt = model._targets(target, "target"), model._targets(mask, "mask")
+    workers = default_workers(len(pairs), dev)
+    fit = int(max_bytes // max(_pair_bytes(model, B, T) * workers, 1))
+    chunk = eval_chunk(len(pairs), B, workers, dev, fit)
     out = np.empty(len(pairs))
-    for lo in range(0, len(pairs), chunk):
+    local = threading.local()                        # each thread reuses its buffers
+
+    def run(lo: int) -> None:
         part = pairs[lo:lo + chunk]
         ks = [p[0] for p in part]
         sub = model.subset(ks)
@@ -92,7 +158,21 @@ def _pair_losses(model: RNN, batch: Batch, pairs: Sequence[Pair], max_bytes: int
             np.stack([sub.W_out[i].cpu().numpy() if p[3] is None else p[3] for i, p in enumerate(part)])
         t = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
         sub = sub.with_weights(W=t(np.stack([p[1]() for p in part])), W_in=t(W_in), W_out=t(W_out))
-        out[lo:lo + len(part)] = sub.loss(u[ks], target[ks], mask[ks]).double().cpu().numpy()
+        idx = torch.as_tensor(ks, device=dev)
+        z, local.ws = engine.forward(sub.W_in, sub.W, sub.W_out, ut[idx], dt=sub.dt, phi=sub.phi,
+                                     x0=sub.x0(B), noise=sub.noise(T, B), ws=getattr(local, "ws", None),
+                                     trajectory=False)
+        out[lo:lo + len(part)] = engine.masked_mse(z, tt[idx], mt[idx])[0].double().cpu().numpy()
+
+    starts = range(0, len(pairs), chunk)
+    if workers > 1 and len(starts) > 1:
+        # one core per chunk; torch_threads puts back the threads the workers changed
+        with torch_threads(None), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                     initargs=(1,)) as pool:
+            list(pool.map(run, starts))
+    else:
+        for lo in starts:
+            run(lo)
     return out
 
 
@@ -115,7 +195,7 @@ def losses(model: RNN, task: Task, W: Any = None, *, batch: Batch | None = None,
     batch_size : int
         trials per network, default 512.
     max_bytes : int
-        memory budget of one chunk of networks.
+        memory budget of the chunks of networks evaluated at once (:func:`eval_chunk`).
 
     Returns
     -------
