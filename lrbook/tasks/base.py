@@ -75,12 +75,6 @@ class Task:
 
     See :doc:`/book/01_tasks` for every task and its trials.
 
-    Parameters
-    ----------
-    dt : float
-        Euler step in units of tau, in (0, 1]; default 0.5. Every other duration of
-        a task must be a multiple of it (checked by the subclass).
-
     The class attributes below are the task's *facts*: what the paper does with it.
     A task class states them once; :func:`lrbook.tasks.register` checks them and
     adds the class to :data:`lrbook.tasks.TASKS`, and from there the training
@@ -89,6 +83,12 @@ class Task:
     plots read them. ``name``, ``paper_epochs``, ``g_grid`` and the channel names
     have no default and must be set; a task trained with SGD must also give its
     :meth:`paper_lr`.
+
+    Parameters
+    ----------
+    dt : float
+        Euler step in units of tau, in (0, 1]; default 0.5. Every other duration of
+        a task must be a multiple of it (checked by the subclass).
 
     Attributes
     ----------
