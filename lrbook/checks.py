@@ -295,12 +295,13 @@ class Checks:
         return {"chapter": self.chapter, "scale": self.scale, "checks": [c.to_dict() for c in self]}
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Hand a computed value to the page's prose (``{glue:text}`name``` in MyST).
 
     Uses :func:`myst_nb.glue` where myst-nb is installed (the book build); elsewhere
-    (Colab, a plain Jupyter) it does nothing but return the value, since only the
-    book build reads glued values.
+    (Colab, a plain Jupyter) it does nothing, since only the book build reads glued
+    values. It returns nothing, so that a cell ending with ``glue(...)`` shows no
+    output of its own.
 
     Parameters
     ----------
@@ -312,16 +313,11 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     display : bool
         also show the value in the cell's output.
 
-    Returns
-    -------
-    object
-        ``value``, unchanged.
     """
     if isinstance(value, np.generic):
         value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # not building the book
-        return value
+        return
     _glue(name, value, display=display)
-    return value

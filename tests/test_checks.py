@@ -96,6 +96,13 @@ def test_fmt():
     assert fmt(12345.6) == "1.23e+04"
 
 
-def test_glue_returns_the_value_and_unwraps_numpy_scalars():
-    assert glue("k", np.float64(0.5)) == 0.5
-    assert type(glue("k2", np.int64(3))) is int
+def test_glue_hands_python_scalars_to_myst_nb_and_returns_nothing(monkeypatch):
+    """A cell ending with glue(...) shows no output; numpy scalars reach the prose as Python numbers."""
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.__setitem__(name, (value, display)))
+    assert glue("k", np.float64(0.5)) is None
+    assert seen["k"] == (0.5, False) and type(seen["k"][0]) is float
+    glue("k2", np.int64(3), display=True)
+    assert type(seen["k2"][0]) is int and seen["k2"][1] is True
