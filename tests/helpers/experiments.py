@@ -38,7 +38,10 @@ def kill_networks(n: int = 6, epochs: int = 200) -> list[NetworkConfig]:
 
 
 CHILD = """
-import sys
+import signal, sys
+# a sweep run from a terminal gets Ctrl-C as KeyboardInterrupt; a shell that started
+# the tests in the background would have the child inherit SIGINT as ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from lrbook.experiments import sweep
 sys.path.insert(0, sys.argv[2])
 from helpers.experiments import kill_networks
