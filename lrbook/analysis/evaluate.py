@@ -323,10 +323,27 @@ def silent_loss(task: Task, seeds: int | Sequence[int] | np.ndarray,
     -------
     ndarray, shape (K,)
     """
-    b = eval_batch(task, seeds, batch_size)
-    K = b.target.shape[0]
-    num = (b.mask * b.target.astype(np.float64) ** 2).reshape(K, -1).sum(1)
-    return 0.5 * num / np.maximum(b.mask.reshape(K, -1).sum(1), 1.0)
+    return batch_silent_loss(eval_batch(task, seeds, batch_size))
+
+
+def batch_silent_loss(batch: Batch) -> np.ndarray:
+    r"""Loss of a silent network (:math:`z \equiv 0`) on each network's trials of ``batch``.
+
+    The one formula behind :func:`silent_loss` (test trials) and the training-batch
+    reference of :doc:`/book/13_beyond`.
+
+    Parameters
+    ----------
+    batch : Batch
+        ``target`` and ``mask`` of shape (K, B, T, n_out), as from :meth:`Task.batches`.
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    K = batch.target.shape[0]
+    num = (batch.mask * batch.target.astype(np.float64) ** 2).reshape(K, -1).sum(1)
+    return 0.5 * num / np.maximum(batch.mask.reshape(K, -1).sum(1), 1.0)
 
 
 def evaluate_result(result: TrainResult, task: Task, *, ranks: Iterable[int] = DEFAULT_RANKS,

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _validate as V
 from ..analysis import THRESHOLD, convergence_epoch, evaluate_result, silent_loss
+from ..analysis.evaluate import batch_silent_loss
 from ..config import get_scale
 from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemble, run_networks, stack
 from ..factors import lowrank_lr
@@ -87,11 +88,7 @@ def first_batch_silent_loss(task: Task, seeds: Sequence[int] | np.ndarray,
     ndarray, shape (K,)
     """
     B = default_batch_size(task) if batch_size is None else V.integer("batch_size", batch_size, lo=1)
-    out = []
-    for s in seeds:
-        b = task.batch(B, rng_for(int(s), STREAM_DATA))
-        out.append(0.5 * float(np.sum(b.mask * b.target.astype(np.float64) ** 2)) / max(float(b.mask.sum()), 1.0))
-    return np.asarray(out)
+    return batch_silent_loss(task.batches(B, [rng_for(int(s), STREAM_DATA) for s in seeds]))
 
 
 def network_epochs(scale: str | None = None, task: str = "flipflop") -> dict[str, int]:
