@@ -21,7 +21,7 @@ import torch
 
 from . import _memory, engine
 from . import _validate as V
-from ._threads import torch_threads
+from ._threads import flush_denormals, one_core_worker, torch_threads
 from .factors import Factors, lowrank_lr, per_network
 from .models import PARAMS, RNN, _Ensemble
 from .seeding import STREAM_DATA, STREAM_NOISE, rng_for
@@ -625,8 +625,9 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
     chunk = default_chunk(K, n_workers, dev) if chunk_size is None else chunk_size
     slices = [slice(i, min(i + chunk, K)) for i in range(0, K, chunk)]
     wss: dict[int, engine.Workspace] = {}
-    # each worker thread uses one core (torch_threads below restores the setting afterwards)
-    pool = ThreadPoolExecutor(n_workers, initializer=torch.set_num_threads, initargs=(1,)) \
+    # each worker thread uses one core and flushes subnormals (torch_threads below restores
+    # the setting afterwards)
+    pool = ThreadPoolExecutor(n_workers, initializer=one_core_worker) \
         if n_workers > 1 and len(slices) > 1 else None
     loss = torch.empty(K, dtype=dtype, device=dev)
     grads = {name: torch.empty_like(p) for name, p in trained.items()}   # the engine's dL/dW...
@@ -637,6 +638,7 @@ def train(model: RNN, task: Task, epochs: int, *, lr: float | Sequence[float] | 
         bar = tqdm(total=epochs, desc=f"{task.name} K={K} N={model.N}", unit="epoch", leave=False)
     threads_set = contextlib.ExitStack()           # torch's threads, restored in the finally below
     threads_set.enter_context(torch_threads(threads))
+    threads_set.enter_context(flush_denormals())     # subnormals cost 3x on a long trial
     t0 = time.perf_counter()
     try:
         for ep in range(epochs):

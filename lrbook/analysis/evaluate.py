@@ -29,7 +29,7 @@ import torch
 
 from .. import _validate as V
 from .. import engine
-from .._threads import torch_threads
+from .._threads import flush_denormals, one_core_worker, torch_threads
 from ..models import RNN
 from ..seeding import STREAM_EVAL, rng_for
 from ..tasks import Batch, Task
@@ -167,12 +167,13 @@ def _pair_losses(model: RNN, batch: Batch, pairs: Sequence[Pair], max_bytes: int
     starts = range(0, len(pairs), chunk)
     if workers > 1 and len(starts) > 1:
         # one core per chunk; torch_threads puts back the threads the workers changed
-        with torch_threads(None), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
-                                                     initargs=(1,)) as pool:
+        with torch_threads(None), flush_denormals(), \
+                ThreadPoolExecutor(workers, initializer=one_core_worker) as pool:
             list(pool.map(run, starts))
     else:
-        for lo in starts:
-            run(lo)
+        with flush_denormals():
+            for lo in starts:
+                run(lo)
     return out
 
 

@@ -409,34 +409,41 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
     def q_of(z, W_, d_):
         return 0.5 * (vector_field(z, W_, d_, phi, discrete) ** 2).sum(-1)
 
-    mu = torch.full((K, S), 1e-3, dtype=torch.float64)
+    # Each point is polished on its own: the points still moving are gathered, with
+    # their network's weights, into one batch per step (P, 1, N), so that points that
+    # have converged, or networks whose points all have, cost nothing.
+    xs = xs.reshape(K * S, N).clone()
+    q = q_of(xs.view(K, S, N), Wt, drive).reshape(K * S)
+    mu = torch.full((K * S,), 1e-3, dtype=torch.float64)
+    net_of = torch.arange(K).repeat_interleave(S)
     eye = torch.eye(N, dtype=torch.float64)
-    q = q_of(xs, Wt, drive)
     # Newton converges quadratically: states heading for x = 0 would reach subnormal
     # numbers, on which the linear algebra is orders of magnitude slower. Flush them to
     # zero here, and stop polishing the points that have converged.
     flushed = torch.set_flush_denormal(True)
     try:
         for _ in range(newton_steps):
-            active = q >= q_tol * 1e-4                      # (K, S)
-            if not bool(active.any()):
+            idx = (q >= q_tol * 1e-4).nonzero().squeeze(1)  # points with work left
+            if idx.numel() == 0:
                 break
-            ks = active.any(dim=1).nonzero().squeeze(1)     # networks with work left
-            Wk, dk, xk = Wt[ks], drive[ks], xs[ks]
+            ks = net_of[idx]
+            Wk, dk, xk = Wt[ks], drive[ks], xs[idx].unsqueeze(1)   # (P, N, N), (P, 1, N) x2
             F = vector_field(xk, Wk, dk, phi, discrete)
-            J = jacobian(xk, Wk, dk, phi, discrete)
+            J = jacobian(xk, Wk, dk, phi, discrete)[:, 0]         # (P, N, N)
             JT = J.transpose(-1, -2)
-            A = JT @ J + mu[ks][..., None, None] * eye
-            step = torch.linalg.solve(A, -(JT @ F.unsqueeze(-1))).squeeze(-1)
+            A = JT @ J + mu[idx][:, None, None] * eye
+            step = torch.linalg.solve(A, -(JT @ F.transpose(1, 2))).transpose(1, 2)
             x_new = xk + step
-            q_new = q_of(x_new, Wk, dk)
-            better = (q_new < q[ks]) & active[ks]
-            xs[ks] = torch.where(better.unsqueeze(-1), x_new, xk)
-            q[ks] = torch.where(better, q_new, q[ks])
-            mu[ks] = torch.where(better, mu[ks] / 3, mu[ks] * 10).clamp(1e-12, 1e12)
+            q_new = q_of(x_new, Wk, dk)[:, 0]
+            better = q_new < q[idx]
+            xs[idx] = torch.where(better.unsqueeze(-1), x_new[:, 0], xk[:, 0])
+            q[idx] = torch.where(better, q_new, q[idx])
+            mu[idx] = torch.where(better, mu[idx] / 3, mu[idx] * 10).clamp(1e-12, 1e12)
     finally:
         if flushed:
             torch.set_flush_denormal(False)
+    xs = xs.reshape(K, S, N)
+    q = q.reshape(K, S)
 
     X = xs.numpy()
     Q = q.numpy()
