@@ -5,6 +5,8 @@
 - :func:`run_ensemble`: train only what the cache lacks, return an :class:`EnsembleResult`;
 - :func:`evaluate_cached`, :func:`cached_reports`: test-batch evaluations (truncation,
   shuffle test), stored in the same cache;
+- :func:`cached_call`: any deterministic lrbook function's result (fixed points, a
+  trained linear network or LSTM), stored by a key of its arguments;
 - :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor;
 - :func:`nonlinear_sweep`, :func:`nscaling_sweep`: the paper's sweeps per scale.
 
@@ -14,6 +16,7 @@ Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 from __future__ import annotations
 
 from .cache import CacheWarning, NetworkResult, ResultCache
+from .calls import CALL_SCHEMA, cached_call, call_key
 from .evaluations import cached_reports, evaluate_cached, evaluation_key
 from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
 from .run import DivergenceWarning, EnsembleResult, run_ensemble, run_networks, stack, summaries, train_networks
@@ -27,4 +30,5 @@ __all__ = [
     "stack", "summaries",
     "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
     "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
+    "CALL_SCHEMA", "cached_call", "call_key",
 ]

@@ -80,6 +80,22 @@ class SentimentLSTM(nn.Module):
             self.readout = nn.Linear(hidden, n_classes)
         self.drop = nn.Dropout(dropout)
 
+    def init_kwargs(self) -> dict[str, Any]:
+        """The arguments that rebuild this network's architecture (its weights aside).
+
+        ``SentimentLSTM(**m.init_kwargs())`` followed by ``load_state_dict(m.state_dict())``
+        gives the same network; :func:`lrbook.experiments.cached_call` stores it so.
+
+        Returns
+        -------
+        dict
+            ``embeddings`` (ndarray), ``hidden``, ``layers``, ``dropout``, ``n_classes``,
+            ``seed``.
+        """
+        return {"embeddings": self.embedding.weight.detach().cpu().numpy(), "hidden": self.hidden,
+                "layers": self.layers, "dropout": self.p_dropout,
+                "n_classes": self.readout.out_features, "seed": self.seed}
+
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (logits).
 
