@@ -166,3 +166,16 @@ def test_a_read_only_cache_computes_and_stores_nothing(cache):
         os.chmod(cache, 0o755)
     assert len(seen) == 2
     assert not (cache / "calls").exists()
+
+
+def test_call_times_add_up_the_stored_calls(cache):
+    from lrbook.experiments import call_times
+
+    assert call_times() == []
+    fn, _ = _counting()
+    cached_call(fn, [1.0])
+    cached_call(fn, [2.0])
+    cached_call(fn, [2.0])                                          # read back: not counted twice
+    (cache / "calls" / "junk.npz").write_bytes(b"not a zip")       # unreadable: skipped
+    (row,) = call_times()
+    assert row.fn == "lrbook._test_calls:counting" and row.calls == 2 and row.seconds >= 0

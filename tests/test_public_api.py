@@ -55,7 +55,7 @@ SUBMODULES = {
         "stack", "summaries",
         "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
         "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
-        "CALL_SCHEMA", "cached_call", "call_key",
+        "CALL_SCHEMA", "cached_call", "call_key", "CallTime", "call_times",
     },
     "lrbook.tasks": {
         "Batch", "Task", "FlipFlop", "ContextIntegration", "WorkingMemory", "FixedPoint", "Cosine",

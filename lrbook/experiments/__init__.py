@@ -16,7 +16,7 @@ Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
 from __future__ import annotations
 
 from .cache import CacheWarning, NetworkResult, ResultCache
-from .calls import CALL_SCHEMA, cached_call, call_key
+from .calls import CALL_SCHEMA, CallTime, cached_call, call_key, call_times
 from .evaluations import cached_reports, evaluate_cached, evaluation_key
 from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
 from .run import DivergenceWarning, EnsembleResult, run_ensemble, run_networks, stack, summaries, train_networks
@@ -30,5 +30,5 @@ __all__ = [
     "stack", "summaries",
     "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
     "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
-    "CALL_SCHEMA", "cached_call", "call_key",
+    "CALL_SCHEMA", "cached_call", "call_key", "CallTime", "call_times",
 ]

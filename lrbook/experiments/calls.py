@@ -56,7 +56,7 @@ from .._version import __version__
 from .cache import ResultCache, _atomic_write, payload_sha256
 from .specs import canonical_json
 
-__all__ = ["CALL_SCHEMA", "call_key", "cached_call"]
+__all__ = ["CALL_SCHEMA", "call_key", "cached_call", "CallTime", "call_times"]
 
 #: Version of the layout of stored calls; part of every key.
 CALL_SCHEMA = 1
@@ -298,3 +298,53 @@ def cached_call(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
 
         _atomic_write(path, write, _folder(cache), tag=key)
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class CallTime:
+    """What the cache holds of one function's calls.
+
+    Attributes
+    ----------
+    fn : str
+        ``module:qualname``.
+    calls : int
+        stored results (for this lrbook version and :data:`CALL_SCHEMA`).
+    seconds : float
+        the seconds they took when they ran.
+    """
+
+    fn: str
+    calls: int
+    seconds: float
+
+
+def call_times(cache: str | ResultCache | None = None) -> list[CallTime]:
+    """Stored calls and their recorded seconds, per function (run times as data).
+
+    See :doc:`/book/reproducibility`.
+
+    Parameters
+    ----------
+    cache : str or ResultCache, optional
+        default: ``LRBOOK_CACHE``.
+
+    Returns
+    -------
+    list of CallTime
+        sorted by function name; calls of other lrbook versions and unreadable files
+        are not counted.
+    """
+    store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    folder = _folder(store)
+    tally: dict[str, list[float]] = {}
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+                meta = json.loads(z["meta"].tobytes().decode())
+        except Exception:  # noqa: BLE001 - an unreadable file counts as missing
+            continue
+        if meta.get("lrbook_version") != __version__ or meta.get("schema") != CALL_SCHEMA:
+            continue
+        tally.setdefault(str(meta["fn"]), []).append(float(meta["seconds"]))
+    return [CallTime(fn, len(s), float(sum(s))) for fn, s in sorted(tally.items())]

@@ -23,8 +23,8 @@ __all__ = ["RunTime", "run_times", "PRESET_CHAPTERS"]
 
 #: The chapters that read each preset's ensembles from the cache.
 PRESET_CHAPTERS: dict[str, str] = {
-    "nonlinear": "2 Training, 3 Low rank, 4 Randomness",
-    "nscaling": "5 Scaling with N",
+    "nonlinear": "2 Training, 4 Low rank, 5 Randomness, 7 Dynamics, 12 Back to nonlinear",
+    "nscaling": "6 Scaling with N",
 }
 
 
