@@ -15,6 +15,7 @@ Sizes live in :data:`VARIANT_SIZES` and :data:`LOWRANK_SIZES`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,7 @@ from .. import _validate as V
 from ..analysis import THRESHOLD, convergence_epoch, evaluate_result, silent_loss
 from ..analysis.evaluate import batch_silent_loss
 from ..config import get_scale
-from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemble, run_networks, stack
+from ..experiments import EnsembleConfig, NetworkConfig, ResultCache, run_ensemble, run_networks, stack, sweep
 from ..factors import lowrank_lr
 from ..models import PARAMS
 from ..seeding import STREAM_DATA, rng_for
@@ -218,7 +219,8 @@ class VariantSummary(_Summary):
 
 def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
                   variants: Sequence[str] = tuple(VARIANTS), *, progress: bool = False,
-                  cache: bool | str | ResultCache = True) -> dict[tuple[str, str], VariantSummary]:
+                  cache: bool | str | ResultCache = True,
+                  executor: Executor | None = None) -> dict[tuple[str, str], VariantSummary]:
     """Train every task every way of :data:`VARIANTS` over the g grid, and measure.
 
     The paper's criteria (loss below 5 % of a reference) use the reference
@@ -238,10 +240,20 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
     cache : bool, str or ResultCache
         where the trained networks are stored and read back
         (:func:`lrbook.experiments.run_ensemble`): a second call trains nothing.
+    executor : concurrent.futures.Executor, optional
+        train the networks the cache lacks there first, one torch thread per ensemble
+        (:func:`lrbook.experiments.sweep`; e.g. a ``ProcessPoolExecutor`` with a worker
+        per core, faster than threads for ensembles of a few networks); needs a cache.
 
     Returns
     -------
     dict of (task, variant) to VariantSummary
+
+    Raises
+    ------
+    ValueError
+        if an executor is given with ``cache=False`` (the workers hand their networks
+        over through the cache).
     """
     p = VARIANT_SIZES[get_scale(scale)]
     tasks = p["tasks"] if tasks is None else tuple(tasks)
@@ -249,14 +261,20 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
         V.choice("tasks", t, TASKS)
     for v in variants:
         V.choice("variants", v, VARIANTS)
+    if executor is not None and cache is False:
+        raise ValueError("executor needs a cache (the workers store the networks there); got cache=False")
+    cfgs = {(t, v): EnsembleConfig(t, N=p["N"], g=p["g"], seeds=tuple(range(p["seeds"])),
+                                   epochs=p["epochs"][t], phi=VARIANTS[v][0], trained=VARIANTS[v][1])
+            for t in tasks for v in variants}
+    if executor is not None:
+        sweep(list(cfgs.values()), executor=executor, threads=1, progress=False,
+              cache=None if cache is True else cache)
     out = {}
     for t in tasks:
         task = make_task(t)
         for v in variants:
             phi, trained = VARIANTS[v]
-            cfg = EnsembleConfig(t, N=p["N"], g=p["g"], seeds=tuple(range(p["seeds"])),
-                                 epochs=p["epochs"][t], phi=phi, trained=trained)
-            res = run_ensemble(cfg, cache=cache, progress=progress)
+            res = run_ensemble(cfgs[(t, v)], cache=cache, progress=progress)
             ev = evaluate_result(res, task, ranks=p["ranks"], n_shuffles=0, reference="capped",
                                  batch_size=p["eval_batch"])
             dW = res.W.astype(float) - res.W0

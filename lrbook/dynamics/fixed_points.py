@@ -24,6 +24,7 @@ See :doc:`/book/07_dynamics`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from .. import _validate as V
+from .._threads import torch_threads
 from ..engine import PHIS, phi_fn
 
 __all__ = ["FixedPoint", "FixedPoints", "vector_field", "jacobian", "find_fixed_points",
@@ -447,26 +449,38 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
 
     X = xs.numpy()
     Q = q.numpy()
+    found: list[tuple[int, int, int, bool]] = []          # (network, start, merged count, slow)
+    for k in range(K):
+        for is_slow, sel in ((False, Q[k] < q_tol), (True, Q[k] >= q_tol)):
+            idx = np.flatnonzero(sel)
+            if idx.size:
+                found += [(k, int(idx[rep]), count, is_slow)
+                          for rep, count in _merge(X[k, idx], Q[k, idx], merge_tol)]
+    # the Jacobians' eigenvalues (one LAPACK call per point, single-threaded and the
+    # bulk of the classification) on every core, each point once, in a fixed order
+    def spectrum(item: tuple[int, int, int, bool]) -> np.ndarray:
+        k, i = item[0], item[1]
+        xt = torch.from_numpy(X[k, i][None, None])
+        ev = np.linalg.eigvals(jacobian(xt, Wt[k:k + 1], drive[k:k + 1], phi, discrete)[0, 0].numpy())
+        return ev[np.argsort(-ev.real, kind="stable")]
+
+    n_cores = max(1, min(torch.get_num_threads(), len(found)))
+    if n_cores > 1:
+        with torch_threads(None), ThreadPoolExecutor(n_cores, initializer=torch.set_num_threads,
+                                                     initargs=(1,)) as pool:
+            spectra = list(pool.map(spectrum, found))
+    else:
+        spectra = [spectrum(item) for item in found]
     points: list[FixedPoint] = []
     slow: list[FixedPoint] = []
-    for k in range(K):
-        for sel, out in ((Q[k] < q_tol, points), (Q[k] >= q_tol, slow)):
-            idx = np.flatnonzero(sel)
-            if idx.size == 0:
-                continue
-            for rep, count in _merge(X[k, idx], Q[k, idx], merge_tol):
-                i = idx[rep]
-                xt = torch.from_numpy(X[k, i][None, None])
-                Jk = jacobian(xt, Wt[k:k + 1], drive[k:k + 1], phi, discrete)[0, 0].numpy()
-                ev = np.linalg.eigvals(Jk)
-                ev = ev[np.argsort(-ev.real, kind="stable")]
-                if Wo is None:
-                    z = np.zeros(0)
-                else:
-                    r = phi_fn(phi, xt[0, 0]) if not discrete else xt[0, 0]
-                    z = (r @ Wo[k]).numpy()
-                out.append(FixedPoint(network=k, x=X[k, i].copy(), q=float(Q[k, i]), readout=z,
-                                      eigenvalues=ev, n_starts=count))
+    for (k, i, count, is_slow), ev in zip(found, spectra):
+        if Wo is None:
+            z = np.zeros(0)
+        else:
+            r = phi_fn(phi, torch.from_numpy(X[k, i])) if not discrete else torch.from_numpy(X[k, i])
+            z = (r @ Wo[k]).numpy()
+        (slow if is_slow else points).append(FixedPoint(network=k, x=X[k, i].copy(), q=float(Q[k, i]),
+                                                        readout=z, eigenvalues=ev, n_starts=count))
     return FixedPoints(points=points, slow_points=slow, K=K, n_starts=S, q_tol=q_tol,
                        merge_tol=merge_tol, phi=phi, discrete=discrete, info={"N": N})
 
