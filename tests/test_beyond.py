@@ -295,3 +295,15 @@ def test_figures(lowrank_ci, romo_ci):
     assert len(fig.axes[0].lines) == 3 + 1
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_an_executor_needs_the_cache():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lrbook.beyond import lowrank_study, variant_study
+
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(ValueError, match="executor needs a cache"):
+            variant_study("ci", executor=pool, cache=False)
+        with pytest.raises(ValueError, match="executor needs a cache"):
+            lowrank_study("ci", executor=pool, cache=False)

@@ -217,6 +217,16 @@ class VariantSummary(_Summary):
         return np.where(c < 0, float(self.epochs), c)
 
 
+def _pretrain(configs: list, cache: bool | str | ResultCache, executor: Executor | None) -> None:
+    """Train the networks of ``configs`` that the cache lacks on ``executor`` (one torch
+    thread per ensemble; :func:`lrbook.experiments.sweep`); nothing without an executor."""
+    if executor is None:
+        return
+    if cache is False:
+        raise ValueError("executor needs a cache (the workers store the networks there); got cache=False")
+    sweep(configs, executor=executor, threads=1, progress=False, cache=None if cache is True else cache)
+
+
 def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
                   variants: Sequence[str] = tuple(VARIANTS), *, progress: bool = False,
                   cache: bool | str | ResultCache = True,
@@ -261,14 +271,10 @@ def variant_study(scale: str | None = None, tasks: Sequence[str] | None = None,
         V.choice("tasks", t, TASKS)
     for v in variants:
         V.choice("variants", v, VARIANTS)
-    if executor is not None and cache is False:
-        raise ValueError("executor needs a cache (the workers store the networks there); got cache=False")
     cfgs = {(t, v): EnsembleConfig(t, N=p["N"], g=p["g"], seeds=tuple(range(p["seeds"])),
                                    epochs=p["epochs"][t], phi=VARIANTS[v][0], trained=VARIANTS[v][1])
             for t in tasks for v in variants}
-    if executor is not None:
-        sweep(list(cfgs.values()), executor=executor, threads=1, progress=False,
-              cache=None if cache is True else cache)
+    _pretrain(list(cfgs.values()), cache, executor)
     out = {}
     for t in tasks:
         task = make_task(t)
@@ -340,7 +346,8 @@ class LowRankSummary(_Summary):
 
 
 def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor: float = 1.0,
-                  progress: bool = False, cache: bool | str | ResultCache = True) -> LowRankSummary:
+                  progress: bool = False, cache: bool | str | ResultCache = True,
+                  executor: Executor | None = None) -> LowRankSummary:
     """Rank-R constrained training (R from :data:`LOWRANK_SIZES`) against unconstrained training.
 
     Parameters
@@ -354,10 +361,17 @@ def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor
     cache : bool, str or ResultCache
         where the networks are stored and read back
         (:func:`lrbook.experiments.run_networks`): a second call trains nothing.
+    executor : concurrent.futures.Executor, optional
+        as in :func:`variant_study`: train what the cache lacks there first.
 
     Returns
     -------
     LowRankSummary
+
+    Raises
+    ------
+    ValueError
+        if an executor is given with ``cache=False``.
     """
     p = LOWRANK_SIZES[get_scale(scale)]
     V.choice("task", task, tuple(p["epochs"]))
@@ -365,11 +379,11 @@ def lowrank_study(scale: str | None = None, task: str = "flipflop", *, lr_factor
     tk = make_task(task)
     N, E = p["N"], p["epochs"][task]
     full_cfgs = [NetworkConfig(task, N=N, g=g, seed=s, epochs=E) for g in p["g"] for s in range(p["seeds"])]
-    lr_W = 0.05 / N
     low_cfgs = [NetworkConfig(task, N=N, g=g, seed=s, epochs=E, rank=R,
                               lr_factors=None if lr_factor == 1.0 else
-                              float(lr_factor * lowrank_lr(N, R, lr_W)))
+                              float(lr_factor * lowrank_lr(N, R, float(tk.paper_lr(N, g)[0]))))
                 for g in p["g"] for R in p["ranks"] for s in range(p["seeds"])]
+    _pretrain(full_cfgs + low_cfgs, cache, executor)
     nets = run_networks(full_cfgs + low_cfgs, cache=cache, progress=progress)
     full, low = stack(nets[:len(full_cfgs)]), stack(nets[len(full_cfgs):])
     assert low.rank is not None and low.lr_factors is not None

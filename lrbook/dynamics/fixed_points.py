@@ -24,7 +24,6 @@ See :doc:`/book/07_dynamics`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,6 @@ import numpy as np
 import torch
 
 from .. import _validate as V
-from .._threads import torch_threads
 from ..engine import PHIS, phi_fn
 
 __all__ = ["FixedPoint", "FixedPoints", "vector_field", "jacobian", "find_fixed_points",
@@ -456,21 +454,15 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
             if idx.size:
                 found += [(k, int(idx[rep]), count, is_slow)
                           for rep, count in _merge(X[k, idx], Q[k, idx], merge_tol)]
-    # the Jacobians' eigenvalues (one LAPACK call per point, single-threaded and the
-    # bulk of the classification) on every core, each point once, in a fixed order
+    # the Jacobians' eigenvalues, one LAPACK call per point (calls from several threads
+    # at once make numpy's BLAS threads spin against each other: one after the other)
     def spectrum(item: tuple[int, int, int, bool]) -> np.ndarray:
         k, i = item[0], item[1]
         xt = torch.from_numpy(X[k, i][None, None])
         ev = np.linalg.eigvals(jacobian(xt, Wt[k:k + 1], drive[k:k + 1], phi, discrete)[0, 0].numpy())
         return ev[np.argsort(-ev.real, kind="stable")]
 
-    n_cores = max(1, min(torch.get_num_threads(), len(found)))
-    if n_cores > 1:
-        with torch_threads(None), ThreadPoolExecutor(n_cores, initializer=torch.set_num_threads,
-                                                     initargs=(1,)) as pool:
-            spectra = list(pool.map(spectrum, found))
-    else:
-        spectra = [spectrum(item) for item in found]
+    spectra = [spectrum(item) for item in found]
     points: list[FixedPoint] = []
     slow: list[FixedPoint] = []
     for (k, i, count, is_slow), ev in zip(found, spectra):
