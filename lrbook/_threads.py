@@ -86,17 +86,3 @@ def one_core_worker() -> None:
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
 
-
-def flushing_worker(threads: int) -> None:
-    """Initializer of a worker thread that runs a whole computation on ``threads`` torch
-    threads with subnormals flushed.
-
-    The flush mode is per thread, and the pool of torch's intra-op (OpenMP) threads is
-    started per calling thread, inheriting the mode of that thread: the intra-op
-    threads of the caller were started before any :func:`flush_denormals` and keep
-    subnormals, those of a new worker inherit the flush.
-    """
-    import torch
-
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
