@@ -171,7 +171,8 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
         return {"dict": {k: _encode(v, arrays) for k, v in obj.items()}}
     cls = type(obj)
     if isinstance(obj, torch.nn.Module) and _lrbook_class(cls) and hasattr(obj, "init_kwargs"):
-        return {"module": _qualname(cls), "init": _encode(obj.init_kwargs(), arrays),
+        init: Callable[[], dict[str, Any]] = getattr(obj, "init_kwargs")   # noqa: B009 (mypy: Module attrs)
+        return {"module": _qualname(cls), "init": _encode(init(), arrays),
                 "state": {k: put(v.detach().cpu().numpy()) for k, v in obj.state_dict().items()},
                 "training": obj.training}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and _lrbook_class(cls):
