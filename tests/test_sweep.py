@@ -185,3 +185,15 @@ def test_readme_says_what_a_killed_sweep_keeps():
     assert "resumes where it stopped" not in readme
     assert "loses at most the ensemble in progress" in readme
     assert "The unit of resumption is the group, not the network" in " ".join(sweep_mod.__doc__.split())
+
+
+def test_a_sweep_without_progress_does_not_import_tqdm(tmp_path):
+    """tqdm.auto warns on stderr in a notebook without ipywidgets, even for a disabled bar:
+    a sweep with progress=False (the chapters') must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from lrbook.experiments import EnsembleConfig, sweep; "
+            f"sweep(EnsembleConfig('flipflop', N=8, g=(0.0,), seeds=(0,), epochs=2), cache={str(tmp_path)!r}, "
+            "progress=False); assert 'tqdm.auto' not in sys.modules, 'tqdm.auto imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

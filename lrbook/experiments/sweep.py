@@ -327,8 +327,11 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
                                           "snapshot_every": c.snapshot_every},
                       names={"K": "max_ensemble (networks per ensemble)"})
 
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(nets), initial=len(status), desc="sweep", unit="net", disable=not progress)
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(nets), initial=len(status), desc="sweep", unit="net")
+    else:                                  # no tqdm import: in a notebook without ipywidgets
+        bar = _NoBar()                     # it warns on stderr even when disabled
     folder = str(store.root)
     try:
         if executor is None:
@@ -356,6 +359,16 @@ def sweep(configs: Iterable[Any] | Mapping[Any, Any] | EnsembleConfig | NetworkC
                       f"trained to the end): {'; '.join(diverged_lines(fresh))}", DivergenceWarning,
                       stacklevel=2)
     return result
+
+
+class _NoBar:
+    """The part of a tqdm bar that a sweep uses, doing nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _record(grp, sums, summaries, status, bar) -> None:
