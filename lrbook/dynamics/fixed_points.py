@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .. import _validate as V
+from .._threads import flush_denormals
 from ..engine import PHIS, phi_fn
 
 __all__ = ["FixedPoint", "FixedPoints", "vector_field", "jacobian", "find_fixed_points",
@@ -420,8 +421,7 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
     # Newton converges quadratically: states heading for x = 0 would reach subnormal
     # numbers, on which the linear algebra is orders of magnitude slower. Flush them to
     # zero here, and stop polishing the points that have converged.
-    flushed = torch.set_flush_denormal(True)
-    try:
+    with flush_denormals():
         for _ in range(newton_steps):
             idx = (q >= q_tol * 1e-4).nonzero().squeeze(1)  # points with work left
             if idx.numel() == 0:
@@ -439,9 +439,6 @@ def find_fixed_points(W: Any, W_in: Any = None, starts: Any = None, *, u: Any = 
             xs[idx] = torch.where(better.unsqueeze(-1), x_new[:, 0], xk[:, 0])
             q[idx] = torch.where(better, q_new, q[idx])
             mu[idx] = torch.where(better, mu[idx] / 3, mu[idx] * 10).clamp(1e-12, 1e12)
-    finally:
-        if flushed:
-            torch.set_flush_denormal(False)
     xs = xs.reshape(K, S, N)
     q = q.reshape(K, S)
 
