@@ -197,3 +197,30 @@ def test_a_sweep_without_progress_does_not_import_tqdm(tmp_path):
             f"sweep(EnsembleConfig('flipflop', N=8, g=(0.0,), seeds=(0,), epochs=2), cache={str(tmp_path)!r}, "
             "progress=False); assert 'tqdm.auto' not in sys.modules, 'tqdm.auto imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_process_pool_spawns_workers_that_match_a_local_run(tmp_path):
+    """The chapters' pool: spawned processes (no fork after torch's threads start),
+    and the networks it trains are those of an in-process run, bit for bit."""
+    from lrbook.experiments import process_pool, usable_cores
+
+    configs = [tiny(g=(0.0, 0.9), seeds=(0, 1))]
+    local = sweep(configs, cache=tmp_path / "local", max_ensemble=1, progress=False, threads=1)
+    with process_pool(2) as pool:
+        assert pool._mp_context.get_start_method() == "spawn"
+        remote = sweep(configs, cache=tmp_path / "pool", executor=pool, max_ensemble=1,
+                       progress=False, threads=1)
+    assert remote.n_trained == local.n_trained == 4
+    a = run_ensemble(configs[0], cache=tmp_path / "local")
+    b = run_ensemble(configs[0], cache=tmp_path / "pool")
+    assert a.from_cache.all() and b.from_cache.all()
+    assert_same_arrays(a, b)
+    assert 1 <= usable_cores() <= (__import__("os").cpu_count() or 1)
+
+
+@pytest.mark.parametrize("bad", [0, 1025, 2.5, "2", True])
+def test_process_pool_refuses_bad_workers_before_starting(bad):
+    from lrbook.experiments import process_pool
+
+    with pytest.raises((ValueError, TypeError), match="workers"):
+        process_pool(bad)

@@ -7,7 +7,8 @@
   shuffle test), stored in the same cache;
 - :func:`cached_call`: any deterministic lrbook function's result (fixed points, a
   trained linear network or LSTM), stored by a key of its arguments;
-- :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor;
+- :func:`sweep`: many networks, grouped into ensembles, resumable, on any executor
+  (:func:`process_pool`: one on every core);
 - :func:`nonlinear_sweep`, :func:`nscaling_sweep`: the paper's sweeps per scale.
 
 Used by the chapters :doc:`/book/05_randomness` and :doc:`/book/06_scaling`.
@@ -22,13 +23,14 @@ from .presets import NONLINEAR, NSCALING, nonlinear_sweep, nscaling_sweep
 from .run import DivergenceWarning, EnsembleResult, run_ensemble, run_networks, stack, summaries, train_networks
 from .runtimes import RunTime, run_times
 from .specs import SCHEMA_VERSION, EnsembleConfig, NetworkConfig
-from .sweep import SweepResult, sweep
+from .sweep import SweepResult, process_pool, sweep, usable_cores
 
 __all__ = [
     "SCHEMA_VERSION", "EnsembleConfig", "NetworkConfig", "ResultCache", "NetworkResult",
     "CacheWarning", "DivergenceWarning", "EnsembleResult", "run_ensemble", "run_networks", "train_networks",
     "stack", "summaries",
-    "sweep", "SweepResult", "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
+    "sweep", "SweepResult", "process_pool", "usable_cores",
+    "nonlinear_sweep", "nscaling_sweep", "NONLINEAR", "NSCALING",
     "evaluate_cached", "cached_reports", "evaluation_key", "RunTime", "run_times",
     "CALL_SCHEMA", "cached_call", "call_key", "CallTime", "call_times",
 ]

@@ -235,10 +235,15 @@ def _folder(cache: ResultCache) -> Path:
     return cache.root / "calls"
 
 
-def _read(path: Path, key: str) -> Any:
+def _load(path: Path, arrays: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON metadata of a stored call and (if ``arrays``) its arrays, unverified."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
-        arrays = {k: z[k] for k in z.files if k != "meta"}
+        return meta, ({k: z[k] for k in z.files if k != "meta"} if arrays else {})
+
+
+def _read(path: Path, key: str) -> Any:
+    meta, arrays = _load(path)
     if meta.get("schema") != CALL_SCHEMA or meta.get("lrbook_version") != __version__:
         raise ValueError(f"stored by another version ({meta.get('lrbook_version')}, schema {meta.get('schema')})")
     if meta.get("key") != key:
@@ -341,8 +346,7 @@ def call_times(cache: str | ResultCache | None = None) -> list[CallTime]:
     tally: dict[str, list[float]] = {}
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
         try:
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes().decode())
+            meta = _load(path, arrays=False)[0]
         except Exception:  # noqa: BLE001 - an unreadable file counts as missing
             continue
         if meta.get("lrbook_version") != __version__ or meta.get("schema") != CALL_SCHEMA:
