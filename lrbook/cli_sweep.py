@@ -21,7 +21,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 import warnings
 from typing import Any
@@ -31,7 +30,7 @@ from .config import SCALES, get_scale
 from .experiments.cache import CacheWarning
 from .experiments.presets import PRESETS, sweep_tasks
 from .experiments.run import DivergenceWarning
-from .experiments.sweep import DEFAULT_MAX_ENSEMBLE, expand, sweep
+from .experiments.sweep import DEFAULT_MAX_ENSEMBLE, expand, sweep, usable_cores
 
 PROG = "lrbook sweep"
 #: Exit codes: bad arguments, some networks diverged, interrupted.
@@ -184,7 +183,7 @@ def _sweep(args: argparse.Namespace, configs: Any, kwargs: dict) -> Any:
         raise ImportError("--workers > 1 needs the 'distributed' package: "
                           "pip install 'lrbook[distributed]'") from None
     if threads is None:
-        threads = max(1, (os.cpu_count() or 1) // args.workers)
+        threads = max(1, usable_cores() // args.workers)
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
